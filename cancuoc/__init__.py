@@ -1,0 +1,2 @@
+"""Cancuoc: the console script and the workspace settings shared by every package."""
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""icao9303 package."""
