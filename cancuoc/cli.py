@@ -13,7 +13,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("pki", "pki.cli"),
     ("chip", "firmware_profiles.cli"),
     ("read", "reader.cli"),
-    ("scan", "reader.cli"),
+    ("scan", "reader.capture.cli"),
     ("population", "population.cli"),
     ("enroll", "issuance.cli"),
     ("personalize", "issuance.cli"),
