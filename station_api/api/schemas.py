@@ -1,0 +1,234 @@
+"""Request and response models of the station API, with the limits every input carries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from station_api.roles import AGENCY_FIELDS, Role
+
+Username = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+NewPassword = Annotated[str, StringConstraints(min_length=12, max_length=256)]
+AgencyCode = Annotated[str, StringConstraints(min_length=2, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+PersonalId = Annotated[str, StringConstraints(min_length=12, max_length=12, pattern=r"^[0-9]{12}$")]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``code`` is the stable machine-readable code."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://cancuoc.example/problems/forbidden_role",
+                    "title": "Forbidden",
+                    "status": 403,
+                    "code": "forbidden_role",
+                    "detail": "role verifier lacks permission citizens:read",
+                }
+            ]
+        },
+    )
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+
+
+# --- auth ------------------------------------------------------------------------------------------
+
+
+class PasswordLogin(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"username": "officer.hn01", "password": "correct horse battery staple"}]
+        },
+    )
+    username: Username
+    password: Password
+
+
+class TokenResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "v1.eyJzdWIiOjF9.c2lnbmF0dXJl",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "role": "verifier",
+                    "agency": "bank-a",
+                }
+            ]
+        }
+    )
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105
+    expires_in: int
+    role: Role
+    agency: str | None = None
+
+
+class Me(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "operator_id": 3,
+                    "username": "counter.bank-a",
+                    "role": "verifier",
+                    "agency": "bank-a",
+                    "method": "password",
+                    "permissions": ["self:read", "verifications:run"],
+                }
+            ]
+        }
+    )
+    operator_id: int
+    username: str
+    role: Role
+    agency: str | None
+    method: str
+    permissions: list[str]
+
+
+# --- operators and agencies ------------------------------------------------------------------------
+
+
+class AgencyIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "bank-a",
+                    "name": "Bank A, Hà Nội branch",
+                    "permitted_fields": ["personal_id", "full_name"],
+                }
+            ]
+        },
+    )
+    code: AgencyCode
+    name: DisplayName
+    permitted_fields: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        max_length=len(AGENCY_FIELDS), description=f"subset of: {', '.join(AGENCY_FIELDS)}"
+    )
+
+
+class AgencyOut(BaseModel):
+    code: str
+    name: str
+    permitted_fields: list[str]
+
+
+class OperatorIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "counter.bank-a",
+                    "display_name": "Counter 1, Bank A",
+                    "role": "verifier",
+                    "agency": "bank-a",
+                    "password": "a long passphrase here",
+                }
+            ]
+        },
+    )
+    username: Username
+    display_name: DisplayName
+    role: Role
+    agency: AgencyCode | None = None
+    password: NewPassword | None = None
+    client_certificate_pem: Annotated[str, StringConstraints(max_length=8192)] | None = Field(
+        default=None, description="station client certificate (PEM), pinned by SHA-256 fingerprint"
+    )
+
+
+class OperatorOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    agency: str | None
+    active: bool
+    has_password: bool
+    certificate_fingerprint: str | None
+
+
+class OperatorPatch(Strict):
+    active: bool
+
+
+# --- audit -----------------------------------------------------------------------------------------
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    target: str | None
+    outcome: str
+    reasons: list[str]
+    details: dict[str, Any]
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditProblemOut(BaseModel):
+    seq: int | None
+    reason: str
+    detail: str
+
+
+class AuditVerificationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"intact": True, "entries": 42, "head_seq": 42, "head_hash": "ab" * 32, "problems": []}
+            ]
+        }
+    )
+    intact: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    problems: list[AuditProblemOut]
+
+
+# --- health ----------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ready": True, "checks": {"database": "ok", "trust_store": "ok"}}]}
+    )
+    ready: bool
+    checks: dict[str, str]
+
+
+class Page(BaseModel):
+    next_after: int | None = None
+
+
+def now_iso(dt: datetime) -> str:
+    return dt.isoformat()

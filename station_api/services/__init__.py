@@ -1,0 +1,1 @@
+"""Station API services: the domain operations the thin HTTP handlers call."""
