@@ -1,1 +1,91 @@
-"""firmware_profiles package."""
+"""Chip products as data (firmware profiles) and the virtual chip that runs them, plugged into PC/SC via vpcd.
+
+Public API (what the reader, the issuance station and the tests code against)
+============================================================================
+
+Profiles (`firmware_profiles.profile`) - frozen dataclasses loaded from `firmware_profiles/profiles/*.json`:
+
+- ``load_profile(name) -> FirmwareProfile``: ``"vn-cccd-2021"``, ``"vn-cc-2024"``, ``"legacy-bac"``.
+- ``list_profiles() -> list[str]``; ``detect_profile(atr: bytes) -> FirmwareProfile`` (exact ATR, then
+  historical bytes; `ProfileError` reason ``profile.atr_unknown``).
+- ``FirmwareProfile`` fields: ``name, product, atr, aid, files (EFSpec: name, fid, sfi, df, max_size,
+  read), memory_capacity, apdu (ApduLimits: extended_length, max_command_data, max_response_data,
+  max_read_binary, oversize_read), bac, pace (Pace: mappings, parameter_ids, cipher, passwords,
+  parameter_id_in_mse), chip_authentication (cipher, curve, key_id), active_authentication (algorithm,
+  key_size, curve, hash), eac_protected_dgs, throttle, timing, personalization
+  (PersonalizationDialect)``; helpers ``file_by_name/file_by_fid/file_by_sfi``, ``historical_bytes``.
+
+Card state (`firmware_profiles.state`) - the chip's non-volatile memory, persisted as a JSON file:
+
+- ``diversify_transport_key(master: bytes | Callable[[bytes], bytes], serial: str) -> bytes``:
+  TK = AES-CMAC(master, 01 ‖ serial) (16 bytes); pass a callable to keep the master key in a key store.
+- ``new_blank_card(profile, serial: str (16 hex), transport_key: bytes, path=None) -> CardState``.
+- ``CardState.load(path)``, ``state.save(path=None)``, ``state.lifecycle`` (``LifeCycle.BLANK /
+  PERSONALIZED / LOCKED``), ``state.serial``, ``state.profile``.
+
+The virtual chip (`firmware_profiles.chip`):
+
+- ``VirtualChip(state: CardState, *, rng=os.urandom)`` implements ``icao9303.transport.CardOS``
+  (``power_on() -> ATR``, ``power_off()``, ``reset() -> ATR``, ``process_apdu(bytes) -> bytes``, never
+  raises). ``chip.chip_time_s`` is the simulated chip time so far (timing model), ``chip.apdu_count``.
+  ``VirtualChip.open(path)`` runs a saved state file and persists every change back to it.
+- ``ChipTransport(card_os)``: the minimal in-process ``Transport`` (``transmit``, ``reset``) for unit
+  tests; the reader's full-featured in-process adapter lives in ``reader/``.
+
+Personalization, terminal side (`firmware_profiles.dialect`) - what the issuance station drives:
+
+- ``PersonalizationSession(transport, profile)`` with ``select_application()``,
+  ``authenticate(transport_key)``, ``create_file(name_or_fid, size)``, ``write_file(name, data)``,
+  ``generate_key_pair(purpose: "CA" | "AA") -> bytes`` (DER SubjectPublicKeyInfo; the private key
+  never leaves the chip), ``set_access_keys(mrz_information: str, can: str | None)``, ``lock()``.
+  Every refusal raises ``PersonalizationError`` with ``.sw`` and ``.step``.
+
+The PC/SC bridge (`firmware_profiles.vpcd`):
+
+- ``VpcdBridge(card_os, host="127.0.0.1", port=35963)``: ``start()/insert()``, ``remove()/stop()``,
+  ``serve_forever()``; ``slot_port(slot)``; ``EchoCard`` (the benchmark floor).
+- CLI: ``cancuoc chip serve --profile NAME [--state FILE] [--slot N] [--port P]``,
+  ``cancuoc chip new-blank``, ``cancuoc chip info`` (`firmware_profiles.cli`).
+- Test fixtures ``pcscd`` and ``virtual_card``: see ``tests/fixtures/pcsc.py``.
+
+Errors (`firmware_profiles.errors`): ``FirmwareError`` > ``ProfileError``, ``CardStateError``,
+``PersonalizationError``, ``BridgeError``; each with a stable ``reason`` code.
+"""
+from __future__ import annotations
+
+from firmware_profiles.errors import (
+    BridgeError,
+    CardStateError,
+    FirmwareError,
+    PersonalizationError,
+    ProfileError,
+)
+from firmware_profiles.profile import (
+    FirmwareProfile,
+    detect_profile,
+    list_profiles,
+    load_profile,
+    parse_profile,
+)
+from firmware_profiles.state import CardState, LifeCycle, diversify_transport_key, new_blank_card
+from firmware_profiles.vpcd import EchoCard, VpcdBridge, slot_port
+
+__all__ = [
+    "BridgeError",
+    "CardState",
+    "CardStateError",
+    "EchoCard",
+    "FirmwareError",
+    "FirmwareProfile",
+    "LifeCycle",
+    "PersonalizationError",
+    "ProfileError",
+    "VpcdBridge",
+    "detect_profile",
+    "diversify_transport_key",
+    "list_profiles",
+    "load_profile",
+    "new_blank_card",
+    "parse_profile",
+    "slot_port",
+]

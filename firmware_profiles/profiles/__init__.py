@@ -1,0 +1,1 @@
+"""The shipped firmware profiles: one JSON file per chip product, see `load_profile`."""
