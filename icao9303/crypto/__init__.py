@@ -1,0 +1,108 @@
+"""Cryptographic protocols of ICAO 9303-11 / BSI TR-03110 for the terminal AND the chip: KDF, secure
+messaging, BAC, PACE (GM/IM/CAM, DH/ECDH, domain parameters 0-18), Chip Authentication v1, Active
+Authentication. Pure logic, no I/O except the optional ``perform_*`` helpers that drive a `Transport`.
+
+Who calls what
+==============
+
+Reader (F, terminal role)::
+
+    from icao9303.crypto import MRZKey, CANKey, perform_bac, perform_pace, SecureMessagingTransport
+
+    result = perform_pace(transport, CANKey("123456"), oid, parameter_id=13)   # or perform_bac(...)
+    sm_transport = SecureMessagingTransport(transport, result.secure_messaging())
+    # ... read EF.CardSecurity / DG14 ...
+    verify_pace_cam(result, chip_public_key_bytes)             # PACE-CAM only (raises)
+    ca = perform_chip_authentication(sm_transport, ca_oid, chip_public_key, key_id=None)
+    sm_transport.replace_session(ca.secure_messaging())        # SM restart with the CA keys, SSC 0
+    le = active_authentication_le(public_key)                  # Le from the key size (LESSONS)
+    apdu = internal_authenticate_command(challenge, le)
+    verify_active_authentication(public_key, challenge, signature, signature_algorithm=None)  # raises
+
+Step by step (to control every APDU, e.g. Le fallbacks or MSE retries without tag 84), use the
+state machines: `BACTerminal`, `PACETerminal` (steps 1-4, ``stepN_command()`` → APDU bytes,
+``stepN_response(data)``), `ChipAuthenticationTerminal`.
+
+Virtual chip (E, chip role)::
+
+    bac = BACChip(mrz_key);  rnd = bac.get_challenge();  resp, keys = bac.external_authenticate(data)
+    mse = parse_mse_set_at(command_data)                       # PACE: OID, password ref, param id
+    pace = PACEChip(password_key, mse.oid, parameter_id, cam_private_key=...)
+    response_data = pace.step1(command_data) ... pace.step4(command_data); pace.result
+    sm = result.secure_messaging()
+    plain_cmd = sm.unprotect_command(apdu)     # SMError -> answer plain e.status_word, session dead
+    protected = sm.protect_response(plain_response)
+    ca = ChipAuthenticationChip(private_key, group, oid)  # mse_set_kat / mse_set_at + general_authenticate
+    signature = active_authentication_sign(private_key, challenge, ...)
+
+Errors: everything raises `icao9303.crypto.errors` types (`SMError`, `ProtocolError`,
+`AuthenticationError`, `UnsupportedAlgorithmError`), all `icao9303.errors.ICAOError`; card status
+words in the ``perform_*`` helpers raise `icao9303.errors.CardError` subclasses (via `icao9303.apdu`).
+"""
+
+from icao9303.crypto.bac import BACChip, BACResult, BACTerminal, perform_bac
+from icao9303.crypto.cipher import AES_128, AES_192, AES_256, DES3, CipherAlgorithm, SymmetricCipher
+from icao9303.crypto.domain_params import (
+    STANDARDIZED_DOMAIN_PARAMETERS,
+    DHGroup,
+    ECGroup,
+    Group,
+    standardized_domain_parameters,
+)
+from icao9303.crypto.errors import (
+    AuthenticationError,
+    CryptoError,
+    ProtocolError,
+    SMError,
+    UnsupportedAlgorithmError,
+)
+from icao9303.crypto.kdf import (
+    AccessKey,
+    CANKey,
+    MRZKey,
+    PasswordType,
+    PINKey,
+    PUKKey,
+    adjust_parity,
+    bac_keys,
+    kdf,
+    kdf_pi,
+    session_keys,
+)
+from icao9303.crypto.sm import SecureMessaging, SecureMessagingTransport
+
+__all__ = [
+    "AES_128",
+    "AES_192",
+    "AES_256",
+    "DES3",
+    "STANDARDIZED_DOMAIN_PARAMETERS",
+    "AccessKey",
+    "AuthenticationError",
+    "BACChip",
+    "BACResult",
+    "BACTerminal",
+    "CANKey",
+    "CipherAlgorithm",
+    "CryptoError",
+    "DHGroup",
+    "ECGroup",
+    "Group",
+    "MRZKey",
+    "PINKey",
+    "PUKKey",
+    "PasswordType",
+    "ProtocolError",
+    "SMError",
+    "SecureMessaging",
+    "SecureMessagingTransport",
+    "SymmetricCipher",
+    "UnsupportedAlgorithmError",
+    "adjust_parity",
+    "bac_keys",
+    "kdf",
+    "kdf_pi",
+    "perform_bac",
+    "session_keys",
+    "standardized_domain_parameters",
+]
