@@ -1,0 +1,181 @@
+"""SecurityInfos, EF.CardAccess, DG14, EF.CardSecurity (ICAO 9303-11 §9.2, BSI TR-03110-3 A.1)."""
+import dataclasses
+import hashlib
+import pathlib
+
+import pytest
+from asn1crypto import cms, core, keys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icao9303.errors import ICAOError, LDSError
+from icao9303.lds import oids
+from icao9303.lds.security_infos import (
+    DG14,
+    ActiveAuthenticationInfo,
+    CardAccess,
+    CardSecurity,
+    ChipAuthenticationInfo,
+    ChipAuthenticationPublicKeyInfo,
+    PACEInfo,
+    SecurityInfo,
+    SecurityInfos,
+    TerminalAuthenticationInfo,
+)
+
+VECTORS = pathlib.Path(__file__).parent / "vectors" / "icao9303"
+
+
+def read_hex(name: str) -> bytes:
+    lines = (line.split("#", 1)[0] for line in (VECTORS / name).read_text().splitlines())
+    return bytes.fromhex("".join(lines).replace(" ", ""))
+
+
+def test_card_access_g1():
+    raw = read_hex("card_access_9303_11_g1.hex")
+    ca = CardAccess.from_bytes(raw)
+    assert ca.to_bytes() == raw
+    (pace,) = ca.security_infos.pace_infos
+    assert isinstance(pace, PACEInfo)
+    assert pace.protocol == oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128
+    assert pace.protocol_name == "id-PACE-ECDH-GM-AES-CBC-CMAC-128"
+    assert pace["version"].native == 2 and pace["parameter_id"].native == 13
+    assert oids.cipher_of(pace.protocol) == ("AES", 128)
+
+
+def ca_key_info(key_id=None):
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    spki = keys.PublicKeyInfo.load(key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    value = {"protocol": oids.ID_PK_ECDH, "chip_authentication_public_key": spki}
+    if key_id is not None:
+        value["key_id"] = key_id
+    return ChipAuthenticationPublicKeyInfo(value)
+
+
+def vn_infos(with_unknown=True, two_keys=False):
+    infos = [
+        PACEInfo({"protocol": oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128, "version": 2, "parameter_id": 13}),
+        ChipAuthenticationInfo({"protocol": oids.ID_CA_ECDH_AES_CBC_CMAC_128, "version": 1,
+                                **({"key_id": 1} if two_keys else {})}),
+        TerminalAuthenticationInfo({"protocol": oids.ID_TA, "version": 1}),
+        ActiveAuthenticationInfo({"protocol": oids.ID_AA, "version": 1,
+                                  "signature_algorithm": oids.ECDSA_WITH_SHA256}),
+        ca_key_info(1 if two_keys else None),
+    ]
+    if two_keys:
+        infos.append(ca_key_info(2))
+    if with_unknown:
+        infos.append(SecurityInfo({"protocol": "1.3.6.1.4.1.99999.1", "required_data": core.Integer(7)}))
+    return SecurityInfos.build(infos)
+
+
+def test_dg14_round_trip_and_views():
+    dg14 = DG14(vn_infos())
+    raw = dg14.to_bytes()
+    assert raw[0] == 0x6E
+    back = DG14.from_bytes(raw)
+    assert back.to_bytes() == raw
+    si = back.security_infos
+    assert len(si.pace_infos) == 1 and len(si.chip_authentication_infos) == 1
+    assert len(si.terminal_authentication_infos) == 1
+    assert si.active_authentication_infos[0]["signature_algorithm"].dotted == oids.ECDSA_WITH_SHA256
+    assert len(si.unknown) == 1 and si.unknown[0].protocol == "1.3.6.1.4.1.99999.1"
+    key = si.chip_authentication_public_key()
+    assert key["chip_authentication_public_key"]["algorithm"]["algorithm"].native == "ec"
+    types = {d["type"] for d in si.describe()}
+    assert types >= {"PACEInfo", "SecurityInfo", "ChipAuthenticationPublicKeyInfo"}
+    assert dataclasses.replace(si, raw=None).to_bytes() == si.to_bytes()  # DER re-encoding is identical
+
+
+def test_several_ca_keys_picked_by_key_id():
+    si = SecurityInfos.from_bytes(vn_infos(two_keys=True).to_bytes())
+    with pytest.raises(LDSError):
+        si.chip_authentication_public_key()
+    assert si.chip_authentication_public_key(2)["key_id"].native == 2
+    with pytest.raises(LDSError):
+        si.chip_authentication_public_key(3)
+
+
+def test_elements_kept_as_read():
+    """A non-DER element (long-form length) survives parse -> to_bytes unchanged (LESSONS: hash as read)."""
+    elem = bytes.fromhex("30 81 12 06 0A 04007F00070202040202 020102 02010D".replace(" ", ""))
+    raw = b"\x31\x15" + elem
+    si = SecurityInfos.from_bytes(raw)
+    assert si.to_bytes() == raw
+    assert si.pace_infos[0]["parameter_id"].native == 13
+
+
+def make_card_security(infos: SecurityInfos) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    econtent = infos.to_asn1()
+    attrs = cms.CMSAttributes([
+        {"type": "content_type", "values": ["security_object"]},
+        {"type": "message_digest", "values": [hashlib.sha256(econtent.dump()).digest()]},
+    ])
+    sd = cms.SignedData({
+        "version": "v3",
+        "digest_algorithms": [{"algorithm": "sha256"}],
+        "encap_content_info": {"content_type": "security_object", "content": econtent},
+        "signer_infos": [{
+            "version": "v3",
+            "sid": {"subject_key_identifier": b"\x01" * 20},
+            "digest_algorithm": {"algorithm": "sha256"},
+            "signed_attrs": attrs,
+            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+            "signature": key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256())),
+        }],
+    })
+    return cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
+
+
+def test_card_security():
+    raw = make_card_security(vn_infos(with_unknown=False))
+    cs = CardSecurity.from_bytes(raw)
+    assert cs.to_bytes() == raw
+    assert len(cs.security_infos.chip_authentication_public_key_infos) == 1
+    assert cs.signed_attrs_bytes()[0] == 0x31
+    assert hashlib.sha256(cs.econtent_bytes).digest() == \
+        cs.signed_data["signer_infos"][0]["signed_attrs"][1]["values"][0].native
+
+
+@pytest.mark.parametrize("data", ["", "31", "3102 0400", "3103 300106", "6E00", "3105 3003 020101"])
+def test_malformed(data):
+    raw = bytes.fromhex(data.replace(" ", ""))
+    with pytest.raises(LDSError):
+        CardAccess.from_bytes(raw)
+    with pytest.raises(LDSError):
+        DG14.from_bytes(b"\x6e" + bytes([len(raw)]) + raw)
+    with pytest.raises(LDSError):
+        CardSecurity.from_bytes(raw)
+
+
+def test_empty_set_is_allowed_but_empty():
+    assert CardAccess.from_bytes(b"\x31\x00").security_infos.infos == ()
+
+
+_SAMPLE = DG14(vn_infos()).to_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_mutated_dg14_gives_lds_error_only(data):
+    raw = bytearray(_SAMPLE)
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        DG14.from_bytes(bytes(raw))
+    except ICAOError as exc:
+        assert isinstance(exc, LDSError)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=120))
+def test_random_bytes(data):
+    for parser in (CardAccess.from_bytes, CardSecurity.from_bytes, DG14.from_bytes):
+        try:
+            parser(data)
+        except LDSError:
+            pass
