@@ -7,6 +7,7 @@ module it contains, so ``Base.metadata`` is complete for Alembic as soon as the 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,7 +30,7 @@ class Base(DeclarativeBase):
     """Declarative base of every Cancuoc table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
 
 
 class TimestampMixin:

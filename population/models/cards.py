@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import CheckConstraint, Date, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,12 +51,9 @@ class Card(TimestampMixin, Base):
     replaced_by_card_number: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: Any = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('personalized', 'issued', 'lost', 'stolen', 'revoked', 'replaced', 'expired', 'spoiled')",
-            name="status",
-        ),
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in CARD_STATUSES) + ")", name="status"),
         Index("ix_cards_personal_id", "personal_id"),
         Index("ix_cards_document_number", "document_number"),
         Index(

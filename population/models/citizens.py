@@ -8,7 +8,7 @@ so a Citus-style distribution on ``personal_id`` co-locates a citizen with all o
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -108,7 +108,7 @@ class Citizen(TimestampMixin, Base):
     last_verified_at: Mapped[dt.datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: Any = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint("status IN ('alive', 'dead', 'missing')", name="status"),
@@ -126,7 +126,8 @@ class Residence(Base):
 
     __tablename__ = "residences"
 
-    personal_id: Mapped[str] = mapped_column(PERSONAL_ID, ForeignKey("citizens.personal_id"), primary_key=True)
+    personal_id: Mapped[str] = mapped_column(PERSONAL_ID, ForeignKey("citizens.personal_id"),
+                                             primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     address: Mapped[str] = mapped_column(Text)
     #: Ward/commune code (5 digits, Decision 124/2004/QĐ-TTg numbering; synthetic in seeded data).
@@ -146,7 +147,8 @@ class FamilyLink(Base):
 
     __tablename__ = "family_links"
 
-    personal_id: Mapped[str] = mapped_column(PERSONAL_ID, ForeignKey("citizens.personal_id"), primary_key=True)
+    personal_id: Mapped[str] = mapped_column(PERSONAL_ID, ForeignKey("citizens.personal_id"),
+                                             primary_key=True)
     relation: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(120))
     related_personal_id: Mapped[str | None] = mapped_column(PERSONAL_ID)

@@ -1,0 +1,264 @@
+"""Field rules of a citizen record ("đúng"): formats, the ID's cross-field consistency, DC01 row checks.
+
+Every failure is an :class:`~population.errors.InvalidRecord` whose ``reason`` is one of the stable
+codes below; the import writes that code into its reject file, DC02 returns it to the operator.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from population.errors import InvalidRecord
+from population.ids import (
+    decode_personal_id,
+    is_registration_code,
+    name_key,
+    normalize_name,
+)
+
+# Stable reason codes (reject file, DC02 errors, quality report).
+MALFORMED_ROW = "MALFORMED_ROW"
+MISSING_FIELD = "MISSING_FIELD"
+BAD_PERSONAL_ID = "BAD_PERSONAL_ID"
+BAD_NAME = "BAD_NAME"
+BAD_BIRTH_DATE = "BAD_BIRTH_DATE"
+BAD_SEX = "BAD_SEX"
+BAD_PROVINCE_CODE = "BAD_PROVINCE_CODE"
+BAD_UNIT_CODE = "BAD_UNIT_CODE"
+BAD_CMND = "BAD_CMND"
+BAD_PHONE = "BAD_PHONE"
+BAD_EMAIL = "BAD_EMAIL"
+BAD_CODE_VALUE = "BAD_CODE_VALUE"
+BAD_DATE = "BAD_DATE"
+BAD_RELATED_ID = "BAD_RELATED_ID"
+ID_BIRTH_YEAR_CONFLICT = "ID_BIRTH_YEAR_CONFLICT"
+ID_SEX_CONFLICT = "ID_SEX_CONFLICT"
+ID_PROVINCE_CONFLICT = "ID_PROVINCE_CONFLICT"
+DUPLICATE_IN_FILE = "DUPLICATE_IN_FILE"
+EXISTS_DIFFERENT = "EXISTS_DIFFERENT"
+
+#: DC01 columns (CSV header / JSON keys) in staging order; birth_date is split into year/month/day.
+DC01_COLUMNS: tuple[str, ...] = (
+    "personal_id", "full_name", "other_name", "birth_date", "sex", "birth_registration_place",
+    "birth_registration_province", "place_of_birth", "place_of_origin", "origin_province", "ethnicity",
+    "religion", "nationality", "marital_status", "blood_type", "old_cmnd", "phone", "email", "status",
+    "date_of_death", "household_id", "relation_to_head", "permanent_address", "permanent_unit_code",
+    "temporary_address", "temporary_unit_code", "current_address", "current_unit_code", "father_name",
+    "father_id", "mother_name", "mother_id", "spouse_name", "spouse_id", "representative_name",
+    "representative_id",
+)
+DC01_REQUIRED: tuple[str, ...] = ("personal_id", "full_name", "birth_date", "sex")
+#: Mandatory for a complete ("đủ") record; the quality report lists what is missing.
+COMPLETE_FIELDS: tuple[str, ...] = (
+    "full_name", "birth_year", "sex", "place_of_origin", "ethnicity", "religion", "nationality",
+    "birth_registration_place",
+)
+
+NAME_FIELDS = frozenset({"full_name", "other_name", "father_name", "mother_name", "spouse_name",
+                         "representative_name"})
+MARITAL_STATUSES = frozenset({"single", "married", "divorced", "widowed"})
+BLOOD_TYPES = frozenset({"A", "B", "AB", "O", "A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"})
+STATUSES = frozenset({"alive", "dead", "missing"})
+_SEX_WORDS = {"nam": "M", "m": "M", "male": "M", "nữ": "F", "nu": "F", "f": "F", "female": "F"}
+_NAME_RE = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)*")
+_PHONE_RE = re.compile(r"(?:0|\+84)\d{9}")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_UNIT_RE = re.compile(r"\d{5}")
+_CMND_RE = re.compile(r"\d{9}|\d{12}")
+_NAT_RE = re.compile(r"[A-Z]{3}")
+_HOUSEHOLD_RE = re.compile(r"[A-Z0-9\-]{4,24}")
+
+
+def _bad(reason: str, field: str, message: str) -> InvalidRecord:
+    return InvalidRecord(f"{field}: {message}", reason=reason, field=field)
+
+
+def parse_partial_date(text: str, field: str = "birth_date") -> tuple[int, int | None, int | None]:
+    """``dd/mm/yyyy``, ``mm/yyyy``, ``yyyy``, ``yyyy-mm-dd`` or ``yyyy-mm`` → (year, month|None, day|None).
+
+    Decision: real records hold year-only and year-month birth dates; they are kept partial, never
+    padded with 01.
+    """
+    text = text.strip()
+    y: int | None = None
+    m: int | None = None
+    d: int | None = None
+    try:
+        if re.fullmatch(r"\d{4}", text):
+            y = int(text)
+        elif re.fullmatch(r"\d{1,2}/\d{4}", text):
+            mm, yy = text.split("/")
+            y, m = int(yy), int(mm)
+        elif re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+            dd, mm, yy = text.split("/")
+            y, m, d = int(yy), int(mm), int(dd)
+        elif re.fullmatch(r"\d{4}-\d{2}", text):
+            yy, mm = text.split("-")
+            y, m = int(yy), int(mm)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            yy, mm, dd = text.split("-")
+            y, m, d = int(yy), int(mm), int(dd)
+        else:
+            raise ValueError
+        if not 1800 <= y <= 2199:
+            raise ValueError
+        if m is not None and not 1 <= m <= 12:
+            raise ValueError
+        if d is not None:
+            dt.date(y, m or 1, d)
+    except ValueError:
+        raise _bad(BAD_BIRTH_DATE if field == "birth_date" else BAD_DATE, field,
+                   "not a date (dd/mm/yyyy, mm/yyyy or yyyy)") from None
+    return y, m, d
+
+
+def format_partial_date(year: int, month: int | None, day: int | None) -> str:
+    if month is None:
+        return f"{year:04d}"
+    if day is None:
+        return f"{month:02d}/{year:04d}"
+    return f"{day:02d}/{month:02d}/{year:04d}"
+
+
+def parse_full_date(text: str, field: str) -> dt.date:
+    y, m, d = parse_partial_date(text, field)
+    if m is None or d is None:
+        raise _bad(BAD_DATE, field, "a full date is required")
+    return dt.date(y, m, d)
+
+
+def check_personal_id(value: str, field: str = "personal_id") -> str:
+    value = value.strip()
+    try:
+        decode_personal_id(value)
+    except ValueError as exc:
+        raise _bad(BAD_PERSONAL_ID if field == "personal_id" else BAD_RELATED_ID, field, str(exc)) from None
+    return value
+
+
+def check_name(value: str, field: str = "full_name") -> str:
+    value = normalize_name(value)
+    if not value or len(value) > 120 or not _NAME_RE.fullmatch(value):
+        raise _bad(BAD_NAME, field, "letters and single spaces only")
+    return value
+
+
+def check_sex(value: str) -> str:
+    sex = _SEX_WORDS.get(value.strip().lower())
+    if sex is None:
+        raise _bad(BAD_SEX, "sex", "Nam/Nữ (or M/F)")
+    return sex
+
+
+def id_conflicts(personal_id: str, birth_year: int | None, sex: str | None,
+                 registration_province: str | None) -> list[str]:
+    """Cross-field conflicts between the ID's ``PPP S YY`` and the record (empty list = consistent)."""
+    try:
+        decoded = decode_personal_id(personal_id)
+    except ValueError:
+        return [BAD_PERSONAL_ID]
+    out = []
+    if birth_year is not None and not decoded.birth_year_matches(birth_year):
+        out.append(ID_BIRTH_YEAR_CONFLICT)
+    if sex is not None and sex != decoded.sex:
+        out.append(ID_SEX_CONFLICT)
+    if registration_province and registration_province != decoded.province_code:
+        out.append(ID_PROVINCE_CONFLICT)
+    return out
+
+
+def check_field(field: str, value: Any) -> Any:
+    """Normalize one updatable field value or raise InvalidRecord. ``None``/"" clears the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if field in ("full_name", "birth_date", "sex", "status"):
+            raise _bad(MISSING_FIELD, field, "required")
+        return None
+    text = str(value).strip()
+    if field in NAME_FIELDS:
+        return check_name(text, field)
+    if field == "sex":
+        return check_sex(text)
+    if field == "birth_date":
+        return parse_partial_date(text)
+    if field in ("date_of_death", "date_missing"):
+        return parse_full_date(text, field)
+    if field in ("birth_registration_province", "origin_province"):
+        if not is_registration_code(text):
+            raise _bad(BAD_PROVINCE_CODE, field, "not a province code")
+        return text
+    if field.endswith("_unit_code"):
+        if not _UNIT_RE.fullmatch(text):
+            raise _bad(BAD_UNIT_CODE, field, "5-digit administrative unit code")
+        return text
+    if field == "old_cmnd":
+        if not _CMND_RE.fullmatch(text):
+            raise _bad(BAD_CMND, field, "9 or 12 digits")
+        return text
+    if field == "phone":
+        text = text.replace(" ", "").replace(".", "")
+        if not _PHONE_RE.fullmatch(text):
+            raise _bad(BAD_PHONE, field, "0xxxxxxxxx or +84xxxxxxxxx")
+        return text
+    if field == "email":
+        if not _EMAIL_RE.fullmatch(text) or len(text) > 254:
+            raise _bad(BAD_EMAIL, field, "not an e-mail address")
+        return text
+    if field == "nationality":
+        if not _NAT_RE.fullmatch(text.upper()):
+            raise _bad(BAD_CODE_VALUE, field, "ISO 3166-1 alpha-3")
+        return text.upper()
+    if field == "marital_status":
+        if text.lower() not in MARITAL_STATUSES:
+            raise _bad(BAD_CODE_VALUE, field, "/".join(sorted(MARITAL_STATUSES)))
+        return text.lower()
+    if field == "blood_type":
+        if text.upper() not in BLOOD_TYPES:
+            raise _bad(BAD_CODE_VALUE, field, "A/B/AB/O[+-]")
+        return text.upper()
+    if field == "status":
+        if text.lower() not in STATUSES:
+            raise _bad(BAD_CODE_VALUE, field, "alive/dead/missing")
+        return text.lower()
+    if field in ("father_id", "mother_id", "spouse_id", "representative_id"):
+        return check_personal_id(text, field)
+    if field == "household_id":
+        if not _HOUSEHOLD_RE.fullmatch(text):
+            raise _bad(BAD_CODE_VALUE, field, "4-24 of A-Z 0-9 -")
+        return text
+    if field in ("place_of_birth", "place_of_origin", "birth_registration_place", "permanent_address",
+                 "temporary_address", "current_address", "identifying_features", "ethnicity", "religion",
+                 "relation_to_head"):
+        text = normalize_name(text)
+        if len(text) > 500 or any(ord(c) < 32 for c in text):
+            raise _bad(BAD_CODE_VALUE, field, "text too long or with control characters")
+        return text
+    raise _bad(BAD_CODE_VALUE, field, "unknown field")
+
+
+def validate_dc01(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """One DC01 row (strings) → the staging columns, or InvalidRecord with the first reason found."""
+    for name in DC01_REQUIRED:
+        value = raw.get(name)
+        if value is None or not str(value).strip():
+            raise _bad(MISSING_FIELD, name, "required")
+    out: dict[str, Any] = {"personal_id": check_personal_id(str(raw["personal_id"]))}
+    for name in DC01_COLUMNS[1:]:
+        value = raw.get(name)
+        if name == "birth_date":
+            out["birth_year"], out["birth_month"], out["birth_day"] = check_field(name, value)
+        else:
+            out[name] = check_field(name, value) if value is not None else None
+    out["name_key"] = name_key(out["full_name"])
+    out["nationality"] = out["nationality"] or "VNM"
+    out["status"] = out["status"] or "alive"
+    conflicts = id_conflicts(out["personal_id"], out["birth_year"], out["sex"],
+                             out["birth_registration_province"])
+    if conflicts:
+        raise _bad(conflicts[0], "personal_id", "does not match birth year / sex / province of registration")
+    if out["status"] != "dead" and out["date_of_death"] is not None:
+        raise _bad(BAD_DATE, "date_of_death", "set but status is not dead")
+    return out
+
+
