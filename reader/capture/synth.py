@@ -1,0 +1,67 @@
+"""Simulated card photographs (seeded): perspective, blur, noise, glare, JPEG — for tests and benchmarks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PhotoParams:
+    """How hard a simulated photograph is. Angles in degrees, sizes relative to the card width."""
+
+    tilt: float = 0.12  # max corner displacement (fraction of card width) for the perspective
+    rotation: float = 8.0  # max in-plane rotation
+    blur_sigma: float = 1.2  # Gaussian blur (px at the output scale)
+    noise_sigma: float = 6.0  # additive Gaussian noise (0-255)
+    glare: float = 0.45  # peak brightness added by one elliptical glare spot (0-1)
+    jpeg_quality: int = 80
+    output_width: int = 1400
+    background: tuple[int, int, int] = (60, 70, 80)
+
+
+def photograph(card: np.ndarray, seed: int, params: PhotoParams | None = None) -> np.ndarray:
+    """Place a rendered card (BGR) on a textured background, as a hand-held phone would see it."""
+    p = params or PhotoParams()
+    rng = np.random.default_rng(seed)
+    ch, cw = card.shape[:2]
+    out_w = p.output_width
+    out_h = round(out_w * 0.75)
+    scale = out_w * rng.uniform(0.62, 0.78) / cw
+    # destination corners: scaled card, rotated, centred with jitter, each corner moved for perspective
+    w, h = cw * scale, ch * scale
+    corners = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
+    angle = np.radians(rng.uniform(-p.rotation, p.rotation))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    corners = corners @ rot.T
+    corners += rng.uniform(-p.tilt, p.tilt, size=(4, 2)) * w * 0.5
+    corners += np.array([out_w / 2, out_h / 2]) + rng.uniform(-0.04, 0.04, size=2) * out_w
+    src = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32)
+    matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    base = np.empty((out_h, out_w, 3), np.float32)
+    base[:] = np.array(p.background, np.float32) + rng.normal(0, 1, 3) * 8
+    texture = cv2.GaussianBlur(rng.normal(0, 18, (out_h, out_w)).astype(np.float32), (0, 0), 6)
+    base += texture[:, :, None]
+    warped = cv2.warpPerspective(card.astype(np.float32), matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.ones((ch, cw), np.float32), matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    img = base * (1 - mask[:, :, None]) + warped * mask[:, :, None]
+    # uneven light, then a glare spot
+    yy, xx = np.mgrid[0:out_h, 0:out_w].astype(np.float32)
+    shade = 1.0 - 0.18 * ((xx / out_w - rng.uniform(0, 1)) ** 2 + (yy / out_h - rng.uniform(0, 1)) ** 2)
+    img *= shade[:, :, None]
+    if p.glare > 0:
+        gx, gy = rng.uniform(0.2, 0.8) * out_w, rng.uniform(0.2, 0.8) * out_h
+        sx, sy = rng.uniform(0.05, 0.15) * out_w, rng.uniform(0.04, 0.1) * out_h
+        spot = np.exp(-(((xx - gx) / sx) ** 2 + ((yy - gy) / sy) ** 2) / 2) * p.glare * 255
+        img += spot[:, :, None]
+    if p.blur_sigma > 0:
+        img = cv2.GaussianBlur(img, (0, 0), p.blur_sigma)
+    if p.noise_sigma > 0:
+        img += rng.normal(0, p.noise_sigma, img.shape).astype(np.float32)
+    img8 = np.clip(img, 0, 255).astype(np.uint8)
+    if p.jpeg_quality < 100:
+        ok, enc = cv2.imencode(".jpg", img8, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg_quality])
+        if ok:
+            img8 = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    return img8
