@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -195,3 +196,62 @@ def verify_audit_log(session: Session) -> AuditVerification:
     if not result.intact:
         raise AuditChainBroken(result)
     return result
+
+
+@dataclass
+class Decision:
+    """What :func:`decision` records when the block succeeds (set by the block)."""
+
+    outcome: str = "done"
+    reasons: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+
+
+def _reason_of(exc: BaseException) -> str:
+    code = getattr(exc, "code", None) or getattr(exc, "reason", None)
+    return str(getattr(code, "value", code) or type(exc).__name__)
+
+
+@contextmanager
+def decision(session: Session, *, actor: str, action: str, target: str | None = None) -> Iterator[Decision]:
+    """Audit one decision either way: on success append ``outcome`` (in the block's transaction, which
+    the block commits after, or which is committed here if still open); on an exception roll back and
+    append a ``refused`` entry with the error's stable code, then re-raise."""
+    record = Decision(target=target)
+    try:
+        yield record
+    except Exception as exc:
+        append_refusal(
+            session,
+            actor=actor,
+            action=action,
+            target=record.target,
+            outcome="refused",
+            reasons=[_reason_of(exc)],
+            details=record.details,
+        )
+        raise
+    append(
+        session,
+        actor=actor,
+        action=action,
+        target=record.target,
+        outcome=record.outcome,
+        reasons=record.reasons,
+        details=record.details,
+    )
+    session.commit()
+
+
+@contextmanager
+def refusals(session: Session, *, actor: str, action: str, target: str | None = None) -> Iterator[None]:
+    """For services that audit their own successes: audit a refusal (rolled back, then ``refused`` with
+    the error's stable code) and re-raise."""
+    try:
+        yield
+    except Exception as exc:
+        append_refusal(
+            session, actor=actor, action=action, target=target, outcome="refused", reasons=[_reason_of(exc)]
+        )
+        raise

@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from population.errors import CardRegistryError, InvalidRecord, PopulationError
+from population.errors import NotFound as PopulationNotFound
 from station_api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemCode, problem_body
 from station_api.settings import ApiSettings, get_api_settings
 from station_api.state import AppState
@@ -160,6 +162,36 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return problem_response(
             exc.status, exc.code, exc.title, exc.detail, headers=exc.headers or None, **exc.extra
+        )
+
+    @app.exception_handler(PopulationError)
+    async def _population(_request: Request, exc: PopulationError) -> JSONResponse:
+        # Decision: the population layer's message names identifiers; the problem gives only fixed text
+        # and the layer's stable reason code.
+        if isinstance(exc, PopulationNotFound):
+            code = {
+                "CARD_NOT_FOUND": ProblemCode.CARD_NOT_FOUND,
+                "CITIZEN_NOT_FOUND": ProblemCode.CITIZEN_NOT_FOUND,
+            }.get(exc.reason, ProblemCode.NOT_FOUND)
+            return problem_response(404, code, "Not found", "no such record", reason=exc.reason)
+        if isinstance(exc, CardRegistryError):
+            return problem_response(
+                409,
+                ProblemCode.CARD_STATE,
+                "Card registry refused the action",
+                "the card's status does not allow this action",
+                reason=exc.reason,
+            )
+        if isinstance(exc, InvalidRecord):
+            return problem_response(
+                422,
+                ProblemCode.VALIDATION_FAILED,
+                "Invalid record",
+                "a field breaks a rule",
+                reason=exc.reason,
+            )
+        return problem_response(
+            409, ProblemCode.CONFLICT, "Conflict", "the action conflicts with the record", reason=exc.reason
         )
 
     @app.exception_handler(RequestValidationError)

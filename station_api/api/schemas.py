@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -232,3 +232,132 @@ class Page(BaseModel):
 
 def now_iso(dt: datetime) -> str:
     return dt.isoformat()
+
+
+# --- citizens and cards ----------------------------------------------------------------------------
+
+
+class PersonalIdQuery(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"personal_id": "079090012345"}]}
+    )
+    personal_id: PersonalId
+
+
+class CitizenOut(BaseModel):
+    """The population record (``population.citizens.citizen_view``)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "personal_id": "079090012345",
+                    "full_name": "Nguyễn Văn An",
+                    "birth_date": "15/03/1990",
+                    "sex": "M",
+                    "status": "alive",
+                    "version": 1,
+                    "residences": {
+                        "permanent": {
+                            "address": "12 Lý Thường Kiệt, Hà Nội",
+                            "unit_code": "00001",
+                            "province_code": "001",
+                        }
+                    },
+                    "family": {},
+                }
+            ]
+        },
+    )
+    personal_id: str
+    full_name: str
+    birth_date: str | None = None
+    sex: str | None = None
+    status: str
+    version: int
+    residences: dict[str, dict[str, str | None]] = Field(default_factory=dict)
+    family: dict[str, dict[str, str | None]] = Field(default_factory=dict)
+
+
+class CardOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "card_number": "C0000001",
+                    "personal_id": "079090012345",
+                    "document_number": "090012345",
+                    "status": "issued",
+                    "status_reason": None,
+                    "card_generation": "2024",
+                    "firmware_profile": "vn-2024",
+                    "issue_date": "2026-11-29",
+                    "expiry_date": "2030-03-15",
+                    "issued_at": "2026-11-29T10:00:00+00:00",
+                    "replaces_card_number": None,
+                    "replaced_by_card_number": None,
+                    "aa_public_key_sha256": "ab" * 32,
+                    "ca_public_key_sha256": "cd" * 32,
+                    "ds_certificate_sha256": "ef" * 32,
+                }
+            ]
+        }
+    )
+    card_number: str
+    personal_id: str
+    document_number: str
+    status: str
+    status_reason: str | None
+    card_generation: str
+    firmware_profile: str
+    issue_date: date | None
+    expiry_date: date | None
+    issued_at: datetime | None
+    replaces_card_number: str | None
+    replaced_by_card_number: str | None
+    aa_public_key_sha256: str | None
+    ca_public_key_sha256: str | None
+    ds_certificate_sha256: str | None
+
+    @classmethod
+    def from_card(cls, card: Any) -> CardOut:
+        return cls.model_validate({name: getattr(card, name) for name in cls.model_fields})
+
+
+class CardEventOut(BaseModel):
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+class CardDetail(CardOut):
+    history: list[CardEventOut]
+
+    @classmethod
+    def from_card(cls, card: Any, history: list[Any] | None = None) -> CardDetail:  # type: ignore[override]
+        data = {name: getattr(card, name) for name in CardOut.model_fields}
+        data["history"] = [
+            CardEventOut(
+                at=e.at, actor=e.actor, from_status=e.from_status, to_status=e.to_status, reason=e.reason
+            )
+            for e in history or []
+        ]
+        return cls.model_validate(data)
+
+
+class LossReport(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"stolen": False, "note": "lost at the market"}]}
+    )
+    stolen: bool = False
+    note: ShortText | None = None
+
+
+class Revocation(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "court order 12/2026"}]}
+    )
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from station_api.api.routes import audit, auth, health, operators
+from station_api.api.routes import audit, auth, cards, citizens, health, operators
 
-ROUTERS: list[APIRouter] = [auth.router, operators.router, audit.router]
+ROUTERS: list[APIRouter] = [auth.router, operators.router, citizens.router, cards.router, audit.router]
 
 __all__ = ["ROUTERS", "health"]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 from sqlalchemy import select
 
 from population.models.station import StationAgency, StationOperator
+from station_api import audit
 from station_api.api.deps import OperatorManager, SessionDep, StateDep
 from station_api.api.schemas import AgencyIn, AgencyOut, OperatorIn, OperatorOut, OperatorPatch
 from station_api.services import operators as service
@@ -37,10 +38,15 @@ def _out(op: StationOperator) -> OperatorOut:
     summary="Register an agency and the fields its verifiers may see",
 )
 def create_agency(body: AgencyIn, principal: OperatorManager, session: SessionDep) -> AgencyOut:
-    agency = service.create_agency(
-        session, code=body.code, name=body.name, permitted_fields=body.permitted_fields, actor=principal.actor
-    )
-    session.commit()
+    with audit.refusals(session, actor=principal.actor, action="agency.create", target=f"agency:{body.code}"):
+        agency = service.create_agency(
+            session,
+            code=body.code,
+            name=body.name,
+            permitted_fields=body.permitted_fields,
+            actor=principal.actor,
+        )
+        session.commit()
     return AgencyOut(code=agency.code, name=agency.name, permitted_fields=agency.permitted_fields)
 
 
@@ -59,18 +65,21 @@ def list_agencies(principal: OperatorManager, session: SessionDep) -> list[Agenc
 def create_operator(
     body: OperatorIn, principal: OperatorManager, session: SessionDep, state: StateDep
 ) -> OperatorOut:
-    op = service.create_operator(
-        session,
-        username=body.username,
-        display_name=body.display_name,
-        role=body.role,
-        actor=principal.actor,
-        password=body.password,
-        cert_pem=body.client_certificate_pem,
-        agency_code=body.agency,
-        scrypt_n=state.settings.api_password_scrypt_n,
-    )
-    session.commit()
+    with audit.refusals(
+        session, actor=principal.actor, action="operator.create", target=f"username:{body.username}"
+    ):
+        op = service.create_operator(
+            session,
+            username=body.username,
+            display_name=body.display_name,
+            role=body.role,
+            actor=principal.actor,
+            password=body.password,
+            cert_pem=body.client_certificate_pem,
+            agency_code=body.agency,
+            scrypt_n=state.settings.api_password_scrypt_n,
+        )
+        session.commit()
     return _out(op)
 
 
@@ -89,6 +98,9 @@ def list_operators(principal: OperatorManager, session: SessionDep) -> list[Oper
 def patch_operator(
     operator_id: OperatorId, body: OperatorPatch, principal: OperatorManager, session: SessionDep
 ) -> OperatorOut:
-    op = service.set_operator_active(session, operator_id, body.active, actor=principal.actor)
-    session.commit()
+    with audit.refusals(
+        session, actor=principal.actor, action="operator.update", target=f"operator:{operator_id}"
+    ):
+        op = service.set_operator_active(session, operator_id, body.active, actor=principal.actor)
+        session.commit()
     return _out(op)
