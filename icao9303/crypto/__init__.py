@@ -9,7 +9,9 @@ Reader (F, terminal role)::
 
     from icao9303.crypto import MRZKey, CANKey, perform_bac, perform_pace, SecureMessagingTransport
 
-    result = perform_pace(transport, CANKey("123456"), oid, parameter_id=13)   # or perform_bac(...)
+    result = perform_pace(transport, CANKey("123456"), pace_info, card_access=card_access,
+                          send_parameter_id=True)        # pace_info: PACEInfo or OID (+ parameter_id=)
+    # or: result = perform_bac(transport, MRZKey(document_number, date_of_birth, date_of_expiry))
     sm_transport = SecureMessagingTransport(transport, result.secure_messaging())
     # ... read EF.CardSecurity / DG14 ...
     verify_pace_cam(result, chip_public_key_bytes)             # PACE-CAM only (raises)
@@ -69,6 +71,19 @@ from icao9303.crypto.kdf import (
     kdf_pi,
     session_keys,
 )
+from icao9303.crypto.pace import (
+    Mapping,
+    MSESetAT,
+    PACEAlgorithm,
+    PACEChip,
+    PACEResult,
+    PACETerminal,
+    mse_set_at_command,
+    pace_algorithm,
+    parse_mse_set_at,
+    perform_pace,
+    verify_pace_cam,
+)
 from icao9303.crypto.sm import SecureMessaging, SecureMessagingTransport
 
 __all__ = [
@@ -89,6 +104,12 @@ __all__ = [
     "ECGroup",
     "Group",
     "MRZKey",
+    "MSESetAT",
+    "Mapping",
+    "PACEAlgorithm",
+    "PACEChip",
+    "PACEResult",
+    "PACETerminal",
     "PINKey",
     "PUKKey",
     "PasswordType",
@@ -102,7 +123,12 @@ __all__ = [
     "bac_keys",
     "kdf",
     "kdf_pi",
+    "mse_set_at_command",
+    "pace_algorithm",
+    "parse_mse_set_at",
     "perform_bac",
+    "perform_pace",
     "session_keys",
     "standardized_domain_parameters",
+    "verify_pace_cam",
 ]

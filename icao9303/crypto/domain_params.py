@@ -109,7 +109,11 @@ class Group(ABC):
     def keypair(self, private: int | None = None) -> tuple[int, Any]:
         """(private key, public key) on this group's generator; `private` fixed for test vectors."""
         d = self.random_scalar() if private is None else private
-        if not 0 < d < self.order:
+        # Decision: a fixed private key (test vectors only) may exceed the order: 9303-11 Appendix H.2
+        # prints 1024-bit DH exponents for the 160-bit subgroup and Appendix I.1 a chip key larger than
+        # n; the multiplication is the same. Generated keys are always in [1, order-1].
+        bound = (1 << (8 * self.order_length)) if self.is_ec else self.prime - 1
+        if not 0 < d < bound or d % self.order == 0:
             raise ProtocolError("private key out of range", protocol="PACE", reason="protocol.private_key")
         return d, self.multiply(d)
 
