@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from population.errors import CardRegistryError, NotFound
-from population.ids import decode_personal_id
+from population.ids import decode_personal_id, mask_id
 from population.models import Card, CardEvent, Citizen, utcnow
 
 #: Allowed transitions (from → set of to). Decision: "replaced" is the revocation used when a new card
@@ -82,10 +82,12 @@ def register_card(session: Session, *, card_number: str, personal_id: str, firmw
     decode_personal_id(personal_id)
     citizen = session.get(Citizen, personal_id)
     if citizen is None:
-        raise NotFound(f"no citizen {personal_id}", reason="CITIZEN_NOT_FOUND", personal_id=personal_id)
+        raise NotFound(f"no citizen {mask_id(personal_id)}", reason="CITIZEN_NOT_FOUND",
+                       personal_id=mask_id(personal_id))
     if citizen.status != "alive" or citizen.merged_into is not None:
-        raise CardRegistryError(f"citizen {personal_id} is {citizen.status}", reason="CITIZEN_NOT_ELIGIBLE",
-                                personal_id=personal_id, status=citizen.status)
+        raise CardRegistryError(f"citizen {mask_id(personal_id)} is {citizen.status}",
+                                reason="CITIZEN_NOT_ELIGIBLE",
+                                personal_id=mask_id(personal_id), status=citizen.status)
     if session.get(Card, card_number) is not None:
         raise CardRegistryError(f"card {card_number} already registered", reason="CARD_EXISTS",
                                 card_number=card_number)

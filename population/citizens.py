@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from population.db import session_scope
 from population.errors import ConcurrentUpdate, InvalidRecord, NotFound
-from population.ids import name_key
+from population.ids import mask_id, name_key
 from population.models import Citizen, CitizenChange, FamilyLink, Household, Residence, utcnow
 from population.validation import (
     MISSING_FIELD,
@@ -46,7 +46,8 @@ def find_citizen(session: Session, personal_id: str, *, for_update: bool = False
 def get_citizen(session: Session, personal_id: str, *, for_update: bool = False) -> Citizen:
     citizen = find_citizen(session, personal_id, for_update=for_update)
     if citizen is None:
-        raise NotFound(f"no citizen {personal_id}", reason="CITIZEN_NOT_FOUND", personal_id=personal_id)
+        raise NotFound(f"no citizen {mask_id(personal_id)}", reason="CITIZEN_NOT_FOUND",
+                       personal_id=mask_id(personal_id))
     return citizen
 
 
@@ -119,8 +120,9 @@ def update_citizen(session: Session, personal_id: str, changes: Mapping[str, Any
         raise InvalidRecord("a change needs a reason", reason=MISSING_FIELD, field="reason")
     citizen = get_citizen(session, personal_id, for_update=True)
     if expected_version is not None and citizen.version != expected_version:
-        raise ConcurrentUpdate(f"citizen {personal_id} changed since version {expected_version}",
-                               personal_id=personal_id, expected=expected_version, actual=citizen.version)
+        raise ConcurrentUpdate(f"citizen {mask_id(personal_id)} changed since version {expected_version}",
+                               personal_id=mask_id(personal_id), expected=expected_version,
+                               actual=citizen.version)
     values = {field: check_field(field, value) for field, value in changes.items()}
     now = utcnow()
 
@@ -155,8 +157,8 @@ def update_citizen(session: Session, personal_id: str, changes: Mapping[str, Any
     conflicts = id_conflicts(citizen.personal_id, citizen.birth_year, citizen.sex,
                              citizen.birth_registration_province)
     if conflicts:
-        raise InvalidRecord(f"citizen {personal_id}: change conflicts with the personal ID",
-                            reason=conflicts[0], personal_id=personal_id)
+        raise InvalidRecord(f"citizen {mask_id(personal_id)}: change conflicts with the personal ID",
+                            reason=conflicts[0], personal_id=mask_id(personal_id))
     if citizen.status == "dead" and citizen.date_of_death is None:
         raise InvalidRecord("status dead needs date_of_death", reason=MISSING_FIELD, field="date_of_death")
     if changed:
@@ -165,8 +167,8 @@ def update_citizen(session: Session, personal_id: str, changes: Mapping[str, Any
         try:
             session.flush()
         except StaleDataError as exc:
-            raise ConcurrentUpdate(f"citizen {personal_id} was changed concurrently",
-                                   personal_id=personal_id) from exc
+            raise ConcurrentUpdate(f"citizen {mask_id(personal_id)} was changed concurrently",
+                                   personal_id=mask_id(personal_id)) from exc
     return citizen
 
 

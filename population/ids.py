@@ -6,10 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-try:
-    from icao9303 import vn
-except ImportError:  # pragma: no cover - until engineer A lands icao9303.vn
-    from population import _vn_fallback as vn  # type: ignore[no-redef]
+from icao9303 import vn
+from icao9303.errors import PersonalIDError
 
 _DIGITS12 = re.compile(r"\d{12}")
 
@@ -29,25 +27,36 @@ class DecodedId:
 
 def province_names() -> dict[str, str]:
     """Code → name of the 63 provinces (codes stay valid after the 2025 merger)."""
-    return dict(vn.PROVINCES)
+    return dict(vn.PROVINCE_CODES)
 
 
 def is_registration_code(code: str) -> bool:
     """A valid PPP: one of the 63 provinces, or 101-295 (births registered abroad)."""
-    return vn.is_valid_province_code(code)
+    return isinstance(code, str) and len(code) == 3 and vn.province_name(code) is not None
 
 
 def decode_personal_id(personal_id: str) -> DecodedId:
-    """Split a 12-digit ID; raises ``ValueError`` on a wrong shape or unknown province/century digit."""
+    """Split a 12-digit ID (rules of ``icao9303.vn.parse_personal_id``); ``ValueError`` when invalid.
+
+    The message names the part at fault, never the number (it contains the CAN).
+    """
     if not isinstance(personal_id, str) or not _DIGITS12.fullmatch(personal_id):
         raise ValueError("personal ID must be 12 digits")
-    parsed = vn.parse_personal_id(personal_id)
+    try:
+        parsed = vn.parse_personal_id(personal_id)
+    except PersonalIDError as exc:
+        raise ValueError(str(exc)) from None
     return DecodedId(
         province_code=parsed.province_code,
         sex=parsed.sex,
-        century_start=parsed.century,
-        birth_year_2=int(personal_id[4:6]),
+        century_start=parsed.birth_year - parsed.birth_year % 100,
+        birth_year_2=parsed.birth_year % 100,
     )
+
+
+def mask_id(personal_id: str) -> str:
+    """``PPPSYY******``: what messages and logs may show (the last 6 digits are the card's CAN)."""
+    return (personal_id or "")[:6] + "******"
 
 
 def century_sex_digit(birth_year: int, sex: str) -> int:

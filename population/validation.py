@@ -248,8 +248,10 @@ def validate_dc01(raw: Mapping[str, Any]) -> dict[str, Any]:
         value = raw.get(name)
         if name == "birth_date":
             out["birth_year"], out["birth_month"], out["birth_day"] = check_field(name, value)
+        elif value is None or not str(value).strip():
+            out[name] = None
         else:
-            out[name] = check_field(name, value) if value is not None else None
+            out[name] = check_field(name, value)
     out["name_key"] = name_key(out["full_name"])
     out["nationality"] = out["nationality"] or "VNM"
     out["status"] = out["status"] or "alive"
