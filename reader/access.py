@@ -249,7 +249,7 @@ def open_session(raw: Transport, key: AccessKey, policy: ReadPolicy | None = Non
             from icao9303.lds.security_infos import CardAccess
 
             card_access = CardAccess.from_bytes(card_access_raw)
-            pace_info = choose_pace_info(card_access.infos.pace_infos)
+            pace_info = choose_pace_info(card_access.security_infos.pace_infos)
         except ICAOError as exc:
             notes.append(f"EF.CardAccess unusable ({exc.reason})")
             if policy.pace == "require":

@@ -104,6 +104,20 @@ def _sw(response: bytes) -> int:
 _SM_ABORT = frozenset({0x6987, 0x6988, 0x6882})
 
 
+def _is_length_refusal(sw: int | None) -> bool:
+    return sw is not None and (sw == 0x6700 or (sw >> 8) == 0x6C)
+
+
+def _sm_error_of(exc: BaseException) -> tuple[bool, int | None]:
+    """(is an SM-layer error of icao9303.crypto, the status word the chip sent if any)."""
+    from icao9303.crypto.errors import SMError
+
+    if isinstance(exc, SMError):
+        sw = getattr(exc, "sw", None)
+        return True, sw if isinstance(sw, int) else None
+    return False, None
+
+
 def _status_error(sw: int, step: str, name: str) -> ReaderError:
     if sw in _SM_ABORT:
         return SecureMessagingError(f"chip reported a secure messaging error reading {name}",
@@ -316,12 +330,20 @@ class FileReader:
         n = 0 if data[1] < 0x80 else data[1] & 0x7F
         return data[2 + n:total]
 
-    def _reselect(self, f: DGFile) -> None:
-        if f.in_mf:
+    def _select_for(self, f: DGFile) -> None:
+        """SELECT the file, moving between the MF and the application only when needed."""
+        if f.in_mf and self.in_application:
             select_mf(self.transport)
-        else:
+            self.in_application = False
+        elif not f.in_mf and not self.in_application:
             select_application(self.transport)
+            self.in_application = True
         select_ef(self.transport, f.fid, f.name)
+
+    def _reselect(self, f: DGFile) -> None:
+        # after reopen the session has selected the application
+        self.in_application = True
+        self._select_for(f)
 
     def _recover(self, f: DGFile, exc: BaseException, resumes: int) -> int:
         if self.reopen is None or resumes >= self.max_resumes:
@@ -338,13 +360,17 @@ class FileReader:
         if select:
             while True:
                 try:
-                    select_ef(self.transport, f.fid, f.name)
+                    self._select_for(f)
                     break
-                except (TransientTransportError, SecureMessagingError) as exc:
-                    if isinstance(exc, SecureMessagingError) and exc.sw is None:
-                        raise  # a MAC failure in our own SM layer: tampering, no retry
+                except TransientTransportError as exc:
                     resumes = self._recover(f, exc, resumes)
                     break
+                except Exception as exc:
+                    is_sm, sw = _sm_error_of(exc)
+                    if not is_sm:
+                        raise
+                    raise SecureMessagingError(f"secure messaging failed selecting {f.name}", step="SELECT",
+                                               sw=sw) from exc
         data = bytearray()
         total: int | None = None
         while total is None or len(data) < total:
@@ -361,6 +387,26 @@ class FileReader:
             except TransientTransportError as exc:
                 resumes = self._recover(f, exc, resumes)
                 continue
+            except Exception as exc:
+                is_sm, sw = _sm_error_of(exc)
+                if not is_sm:
+                    raise
+                if _is_length_refusal(sw) and self.reopen is not None:
+                    # the chip refused the size with an UNPROTECTED 6700/6Cxx and aborted SM
+                    # (9303-11 §9.8.5): neither side counted it; reopen, step down, resume.
+                    smaller = _next_smaller(min(want, self.size), (sw & 0xFF) or 256
+                                            if sw is not None and sw >> 8 == 0x6C else None)
+                    if smaller <= 0:
+                        raise SecureMessagingError(f"chip refused every read size of {f.name}",
+                                                   step="READ BINARY", sw=sw) from exc
+                    self.size = smaller
+                    self.stats.step_downs += 1
+                    self.transport = self.reopen()
+                    self.stats.resumes += 1
+                    self._reselect(f)
+                    continue
+                raise SecureMessagingError(f"secure messaging failed reading {f.name}", step="READ BINARY",
+                                           sw=sw) from exc
             self.stats.read_commands += 1
             if offset > 0x7FFF:
                 self.stats.odd_ins_reads += 1
