@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -265,10 +266,25 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app. ``settings`` defaults to the environment; ``engine`` to one on the settings' URL."""
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    trust_store_factory: Callable[[], Any] | None = None,
+    receipt_signer_factory: Callable[[], Any] | None = None,
+    pki_factory: Callable[[], Any] | None = None,
+) -> FastAPI:
+    """Build the app. ``settings`` defaults to the environment, ``engine`` to one on the settings' URL, and
+    the PKI-backed services (trust store, receipt key, PKI workspace) to the workspace's
+    (:mod:`station_api.pki_access`); tests inject their own factories."""
     settings = settings or get_api_settings()
     state = AppState.build(settings, engine)
+    from station_api import pki_access
+
+    defaults = pki_access.default_factories(settings)
+    state.trust_store_factory = trust_store_factory or defaults.get("trust_store")
+    state.receipt_signer_factory = receipt_signer_factory or defaults.get("receipt_signer")
+    state.pki_factory = pki_factory or defaults.get("pki")
     app = FastAPI(
         title="Cancuoc station API",
         version="1.0.0",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,10 +12,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from population.db import make_engine
+from station_api.errors import Unavailable
 from station_api.metrics import Metrics, build_metrics
 from station_api.ratelimit import RateLimiter
+from station_api.receipts import ReceiptSigner
 from station_api.security import TokenCodec
 from station_api.settings import ApiSettings
+
+log = logging.getLogger("station_api")
 
 
 @dataclass
@@ -27,10 +33,58 @@ class AppState:
     metrics: Metrics = field(default_factory=build_metrics)
     services: dict[str, Any] = field(default_factory=dict)
     probes: dict[str, Callable[[], str]] = field(default_factory=dict)
+    trust_store_factory: Callable[[], Any] | None = None
+    receipt_signer_factory: Callable[[], ReceiptSigner] | None = None
+    pki_factory: Callable[[], Any] | None = None
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _cached(self, name: str, factory: Callable[[], Any] | None, what: str) -> Any:
+        value = self._cache.get(name)
+        if value is not None:
+            return value
+        with self._lock:
+            value = self._cache.get(name)
+            if value is None:
+                if factory is None:
+                    raise Unavailable(f"{what} is not configured")
+                try:
+                    value = factory()
+                except Exception as exc:  # never echo the cause: it may name paths or key labels
+                    log.error("%s could not be loaded (%s)", what, type(exc).__name__)
+                    raise Unavailable(f"{what} could not be loaded") from exc
+                self._cache[name] = value
+        return value
+
+    def trust_store(self) -> Any:
+        """The service's own trust store (loaded once; :meth:`reload` after a CRL or CSCA change)."""
+        return self._cached("trust_store", self.trust_store_factory, "trust store")
+
+    def receipt_signer(self) -> ReceiptSigner:
+        return self._cached("receipt_signer", self.receipt_signer_factory, "receipt key")
+
+    def pki(self) -> Any:
+        """The issuer's PKI workspace (``pki.workspace.PKI``) for the PKI operator endpoints."""
+        return self._cached("pki", self.pki_factory, "PKI workspace")
+
+    def reload(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(name, None)
 
     def readiness_probes(self) -> dict[str, Callable[[], str]]:
         """Named checks beyond the database; each returns ``"ok"`` or a short reason."""
-        return dict(self.probes)
+
+        def trust_store() -> str:
+            try:
+                self.trust_store()
+            except Unavailable:
+                return "not loaded"
+            return "ok"
+
+        return {"trust_store": trust_store, **self.probes}
 
     @classmethod
     def build(cls, settings: ApiSettings, engine: Engine | None = None) -> AppState:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from station_api import audit
 from station_api.errors import Forbidden, ProblemCode, Unauthenticated
+from station_api.receipts import ReceiptSigner
 from station_api.roles import Permission, role_has
 from station_api.services.operators import Principal, load_principal
 from station_api.state import AppState
@@ -87,6 +88,19 @@ OperatorManager = _alias(Permission.OPERATORS_MANAGE)
 PkiReader = _alias(Permission.PKI_READ)
 PkiOperator = _alias(Permission.PKI_OPERATE)
 PkiApprover = _alias(Permission.PKI_APPROVE)
+
+
+def get_trust_store(state: StateDep) -> Any:
+    """The service's own trust store (CSCAs, link certificates, CRLs); 503 when it cannot be loaded."""
+    return state.trust_store()
+
+
+def get_receipt_signer(state: StateDep) -> ReceiptSigner:
+    return state.receipt_signer()
+
+
+TrustStoreDep = Annotated[Any, Depends(get_trust_store)]
+ReceiptSignerDep = Annotated[ReceiptSigner, Depends(get_receipt_signer)]
 
 
 def client_address(request: Request) -> str:

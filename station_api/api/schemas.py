@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -361,3 +361,190 @@ class Revocation(Strict):
         extra="forbid", json_schema_extra={"examples": [{"reason": "court order 12/2026"}]}
     )
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+
+
+# --- verification ----------------------------------------------------------------------------------
+
+Base64Text = Annotated[str, StringConstraints(max_length=700_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+class ChallengeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "verification_id": "6f1c3a52-1f7b-4a53-9a51-6a3f0f1f2c11",
+                    "challenge": "a1b2c3d4e5f60718",
+                    "agency": "bank-a",
+                    "expires_at": "2026-11-29T10:02:00+00:00",
+                }
+            ]
+        }
+    )
+    verification_id: str
+    challenge: str = Field(description="8-byte RND.IFD for INTERNAL AUTHENTICATE, hex")
+    agency: str
+    expires_at: datetime
+
+
+class EvidenceBundleIn(BaseModel):
+    """An evidence bundle, format ``cancuoc-evidence/1`` (``reader.evidence``): files as read, AA answer,
+    CA/CAM record, certificates. Checked by the server, never trusted."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "format": "cancuoc-evidence/1",
+                    "read_at": "2026-11-29T10:01:00+00:00",
+                    "files": {"EF.COM": "YBRfAQQwMTA4XDcGYXVvbXBt", "DG1": "YVtfH1g..."},
+                    "aa": {"challenge": "a1b2c3d4e5f60718", "signature": "3045..."},
+                }
+            ]
+        },
+    )
+    format: Annotated[str, StringConstraints(max_length=32)]
+    read_at: Annotated[str, StringConstraints(max_length=40)]
+    files: dict[Annotated[str, StringConstraints(max_length=16)], Base64Text] = Field(max_length=32)
+    certificates: list[Base64Text] = Field(default_factory=list, max_length=8)
+
+
+class VerificationResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "verification_id": "6f1c3a52-1f7b-4a53-9a51-6a3f0f1f2c11",
+                    "decision": "accepted",
+                    "reasons": [],
+                    "chip_verdict": "passed",
+                    "card_status": "issued",
+                    "mismatched_fields": [],
+                    "fields": {"personal_id": "079090012345", "full_name": "Nguyễn Văn An"},
+                    "decided_at": "2026-11-29T10:01:02+00:00",
+                    "checks": [{"id": "aa", "outcome": "passed", "reason": "OK"}],
+                    "receipt": {
+                        "format": "cancuoc-receipt/1",
+                        "payload": {"decision": "accepted"},
+                        "signature": "MEUCIQ...",
+                        "signature_algorithm": "ecdsa-with-SHA256",
+                        "certificate_sha256": "ab" * 32,
+                    },
+                }
+            ]
+        }
+    )
+    verification_id: str
+    decision: str = Field(description="accepted | refused")
+    reasons: list[str] = Field(description="stable reason codes (reader.ReasonCode and the server's own)")
+    chip_verdict: str
+    card_status: str | None
+    fields: dict[str, Any] = Field(description="only the agency's permitted fields; empty when refused")
+    mismatched_fields: list[str]
+    decided_at: datetime
+    checks: list[dict[str, str]]
+    receipt: dict[str, Any]
+
+
+# --- PKI -------------------------------------------------------------------------------------------
+
+
+class CertificateSummary(BaseModel):
+    serial: str
+    subject: str
+    not_before: str
+    not_after: str
+
+
+class PkiCertificateRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    label: str | None = None
+    serial: str
+    status: str
+    subject: str
+    not_before: str
+    not_after: str
+
+
+class PkiStatus(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "country": "VN",
+                    "now": "2026-11-29T10:00:00+00:00",
+                    "ds_rotation_due": None,
+                    "crl_due": False,
+                    "certificates": [
+                        {
+                            "role": "csca",
+                            "label": "csca-1",
+                            "serial": "1234",
+                            "status": "current",
+                            "subject": "Country: VN, Common Name: CSCA Vietnam 01",
+                            "not_before": "2026-11-29T10:00:00",
+                            "not_after": "2041-11-29T10:00:00",
+                        }
+                    ],
+                    "crls": [],
+                }
+            ]
+        },
+    )
+    country: str
+    now: str
+    certificates: list[PkiCertificateRow]
+    crls: list[dict[str, Any]]
+    ds_rotation_due: str | None = None
+    crl_due: bool
+
+
+class DsRotation(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "scheduled"}]})
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")] = (
+        "manual"
+    )
+
+
+class CrlSummary(BaseModel):
+    issuer: str
+    this_update: str
+    next_update: str | None
+    revoked: int
+
+
+class RevocationRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"serial": "4711", "reason": "key_compromise"}]}
+    )
+    serial: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[0-9]+$")]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")] = (
+        "unspecified"
+    )
+
+
+class RevocationResult(BaseModel):
+    serial: str
+    reason: str
+
+
+class ApprovalRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"operation": "rollover_csca"}]}
+    )
+    operation: Literal["rollover_csca"]
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    operation: str
+    parameters: dict[str, Any]
+    requested_by: int
+    approved_by: int | None
+    status: str
+    result: dict[str, Any] | None
+    created_at: datetime
+    decided_at: datetime | None

@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from station_api.api.routes import audit, auth, cards, citizens, health, operators
+from station_api.api.routes import (
+    audit,
+    auth,
+    cards,
+    citizens,
+    health,
+    operators,
+    pki,
+    receipts,
+    verifications,
+)
 
-ROUTERS: list[APIRouter] = [auth.router, operators.router, citizens.router, cards.router, audit.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    operators.router,
+    citizens.router,
+    cards.router,
+    verifications.router,
+    receipts.router,
+    pki.router,
+    audit.router,
+]
 
 __all__ = ["ROUTERS", "health"]
