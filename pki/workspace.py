@@ -712,8 +712,27 @@ class PKI:
         """
         from icao9303.lds.sod import SOD, build_lds_security_object
 
+        lso = build_lds_security_object(
+            hash_name(hash_algorithm), dict(data_group_hashes), lds_version=lds_version,
+            unicode_version=unicode_version,
+        )
+        ci = self._sign_with_ds(ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, lso.dump(), doc_type, now, "sod")
+        return SOD.from_content_info(ci).to_bytes()
+
+    def sign_card_security(self, security_infos_der: bytes, doc_type: str = "ID", *,
+                           now: datetime | None = None) -> bytes:
+        """EF.CardSecurity bytes: ContentInfo / SignedData over SecurityInfos (eContentType id-SecurityObject,
+        BSI TR-03110-3 A.1.2.3; 9303-11 §9.2.1 for PACE-CAM) with the current DS, under the same rules,
+        counting and audit as :meth:`sign_sod`. Decision: the DS signs EF.CardSecurity (9303-11 allows
+        "the Document Signer"); no separate signer role."""
+        from icao9303.lds.oids import ID_SECURITY_OBJECT
+
+        ci = self._sign_with_ds(ID_SECURITY_OBJECT, security_infos_der, doc_type, now, "card-security")
+        return ci.dump()
+
+    def _sign_with_ds(self, econtent_type: str, econtent: bytes, doc_type: str, now: datetime | None,
+                      purpose: str) -> Any:
         now = self._now(now)
-        h = hash_name(hash_algorithm)
         with self._locked() as state:
             rec, cert = self.current_ds()
             due = self._rotation_due(rec, cert, now)
@@ -728,24 +747,19 @@ class PKI:
                 self._save(state)
                 rec, cert = self.current_ds()
             self._check_signable(rec, cert, now, doc_type)
-            lso = build_lds_security_object(
-                h, dict(data_group_hashes), lds_version=lds_version, unicode_version=unicode_version
-            )
             signer = self._signer(
                 rec.label,
                 self.policy.ds_key,
                 self.policy.ds_hash,
-                purpose="sod",
+                purpose=purpose,
                 serial=str(rec.serial),
                 count=rec.signatures + 1,
                 doc_type=doc_type,
             )
-            ci = build_signed_data(
-                ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, lso.dump(), signer, cert, signing_time=now
-            )
+            ci = build_signed_data(econtent_type, econtent, signer, cert, signing_time=now)
             self._put(state, replace(rec, signatures=rec.signatures + 1))
             self._save(state, durable=False)
-        return SOD.from_content_info(ci).to_bytes()
+        return ci
 
     def _check_signable(self, rec: CertRecord, cert: x509.Certificate, now: datetime, doc_type: str) -> None:
         from pki.asn1 import document_types
@@ -920,9 +934,11 @@ class PKI:
         for rec in self.records():
             cert = self.certificate(rec)
             stem = Path(rec.file).stem
+            folder = out / "service" if rec.role in ("service", "service_ca") else out  # not ICAO objects
+            folder.mkdir(exist_ok=True)
             for suffix, data in ((".der", cert.dump()), (".pem", pem.armor("CERTIFICATE", cert.dump()))):
-                (out / f"{stem}{suffix}").write_bytes(data)
-                written.append(out / f"{stem}{suffix}")
+                (folder / f"{stem}{suffix}").write_bytes(data)
+                written.append(folder / f"{stem}{suffix}")
         crls = self.latest_crls()
         for crl in crls:
             num = crl.crl_number_value.native
