@@ -14,9 +14,9 @@ Reader (F, terminal role)::
     # or: result = perform_bac(transport, MRZKey(document_number, date_of_birth, date_of_expiry))
     sm_transport = SecureMessagingTransport(transport, result.secure_messaging())
     # ... read EF.CardSecurity / DG14 ...
-    verify_pace_cam(result, chip_public_key_bytes)             # PACE-CAM only (raises)
-    ca = perform_chip_authentication(sm_transport, ca_oid, chip_public_key, key_id=None)
-    sm_transport.replace_session(ca.secure_messaging())        # SM restart with the CA keys, SSC 0
+    verify_pace_cam(result, chip_authentication_key(info).public_key)   # PACE-CAM only (raises)
+    oid, key = select_chip_authentication(dg14.security_infos, key_id=None)  # keyId when several
+    ca = perform_chip_authentication(sm_transport, oid, key)   # restarts SM on sm_transport (SSC 0)
     le = active_authentication_le(public_key)                  # Le from the key size (LESSONS)
     apdu = internal_authenticate_command(challenge, le)
     verify_active_authentication(public_key, challenge, signature, signature_algorithm=None)  # raises
@@ -43,6 +43,18 @@ words in the ``perform_*`` helpers raise `icao9303.errors.CardError` subclasses 
 """
 
 from icao9303.crypto.bac import BACChip, BACResult, BACTerminal, perform_bac
+from icao9303.crypto.ca import (
+    CAAlgorithm,
+    CAResult,
+    ChipAuthenticationChip,
+    ChipAuthenticationKey,
+    ChipAuthenticationTerminal,
+    ca_algorithm,
+    chip_authentication_key,
+    group_from_algorithm,
+    perform_chip_authentication,
+    select_chip_authentication,
+)
 from icao9303.crypto.cipher import AES_128, AES_192, AES_256, DES3, CipherAlgorithm, SymmetricCipher
 from icao9303.crypto.domain_params import (
     STANDARDIZED_DOMAIN_PARAMETERS,
@@ -97,7 +109,12 @@ __all__ = [
     "BACChip",
     "BACResult",
     "BACTerminal",
+    "CAAlgorithm",
     "CANKey",
+    "CAResult",
+    "ChipAuthenticationChip",
+    "ChipAuthenticationKey",
+    "ChipAuthenticationTerminal",
     "CipherAlgorithm",
     "CryptoError",
     "DHGroup",
@@ -121,13 +138,18 @@ __all__ = [
     "UnsupportedAlgorithmError",
     "adjust_parity",
     "bac_keys",
+    "ca_algorithm",
+    "chip_authentication_key",
+    "group_from_algorithm",
     "kdf",
     "kdf_pi",
     "mse_set_at_command",
     "pace_algorithm",
     "parse_mse_set_at",
     "perform_bac",
+    "perform_chip_authentication",
     "perform_pace",
+    "select_chip_authentication",
     "session_keys",
     "standardized_domain_parameters",
     "verify_pace_cam",

@@ -108,19 +108,26 @@ class SymmetricCipher:
         """E(K, block) for one block (used for the AES SM IV = E(KSenc, SSC), 9303-11 §9.8.7.1)."""
         return _ecb(self._algorithm(key), block)
 
-    def mac(self, key: bytes, data: bytes) -> bytes:
-        """The 8-byte MAC of `data` (padding method 2 applied here, not by the caller).
+    def mac(self, key: bytes, data: bytes, *, padded: bool = False) -> bytes:
+        """The 8-byte MAC of `data`.
 
-        3DES: ISO/IEC 9797-1 MAC algorithm 3 with DES, IV = 0 (9303-11 §9.8.6.2).
-        AES: CMAC with the MAC truncated to 8 bytes (9303-11 §9.8.7.2, §4.4.3.4; CMAC pads itself).
+        3DES: ISO/IEC 9797-1 MAC algorithm 3 with DES, IV = 0, padding method 2 (9303-11 §9.8.6.2).
+        AES: CMAC truncated to 8 bytes (9303-11 §9.8.7.2, §4.4.3.4).
+
+        With ``padded=False`` the input is taken as the message: 3DES pads it with method 2, CMAC pads
+        internally (the PACE authentication token, §4.4.3.4: "padding is performed internally").
+        With ``padded=True`` the caller already applied method 2 (secure messaging, §9.8.6.2 /
+        §9.8.7.2 "N = SSC ‖ ... padded"); nothing more is added for either cipher.
         """
         if self.algorithm is CipherAlgorithm.DES3:
             self._check_key(key)
-            padded = pad(data, 8)
+            if padded and len(data) % 8:
+                raise SMError("MAC input is not padded", reason="sm.padding")
+            message = bytes(data) if padded else pad(data, 8)
             ka, kb = key[:8], key[8:16]
             # DES-CBC with Ka over all blocks (single DES = 3DES with K1 = K2 = K3), then E_Ka(D_Kb(h)).
             enc = Cipher(TripleDES(ka * 3), modes.CBC(bytes(8))).encryptor()
-            h = (enc.update(padded) + enc.finalize())[-8:]
+            h = (enc.update(message) + enc.finalize())[-8:]
             h = _ecb(TripleDES(kb * 3), h, decrypt=True)
             return _ecb(TripleDES(ka * 3), h)
         c = CMAC(self._algorithm(key))

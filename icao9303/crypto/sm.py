@@ -123,8 +123,9 @@ class SecureMessaging:
         return unpad(self.cipher.decrypt_cbc(self._ks_enc, cryptogram, self._iv()), self.cipher.block_size)
 
     def _mac(self, data: bytes) -> bytes:
-        # The MAC input is SSC ‖ data, padded by the MAC (method 2) — §9.8.6.2 / §9.8.7.2.
-        return self.cipher.mac(self._ks_mac, self.ssc_bytes + data)
+        # N = SSC ‖ data padded with ISO/IEC 9797-1 method 2, for 3DES and AES alike (§9.8.6.2, §9.8.7.2);
+        # CMAC then sees block-aligned input and adds nothing (TR-03110-3 worked example, SSC 2).
+        return self.cipher.mac(self._ks_mac, pad(self.ssc_bytes + data, self.cipher.block_size), padded=True)
 
     def _padded_header(self, cla: int, ins: int, p1: int, p2: int) -> bytes:
         return pad(bytes([cla, ins, p1, p2]), self.cipher.block_size)
