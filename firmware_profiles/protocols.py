@@ -9,7 +9,7 @@ protocol errors to status words (ProtocolError -> its status word, usually 6A80;
 MSE:Set AT P1-P2 (ISO/IEC 7816-4 §11.5.11; 9303-11 §4.4.4.1, §6.2.4.2):
 - C1A4: PACE (80 OID, 83 password reference, 84 parameter id);
 - 41A4: Chip Authentication with AES (80 OID, 84 key id), followed by GENERAL AUTHENTICATE 7C{80 PK};
-- 41A6: MSE:Set KAT (3DES Chip Authentication, 91 PK, 84 key id) - not offered by our profiles (6A80);
+- 41A6: MSE:Set KAT (3DES Chip Authentication, 91 PK, 84 key id) - only when the profile's CA is 3DES;
 - 81B6: Set DST for Terminal Authentication - EAC is not offered (6A88).
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def mse(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
     if p1p2 == 0x41A4:
         return _mse_ca(chip, cmd, protected)
     if p1p2 == 0x41A6:
-        raise _reply(iso.SW_WRONG_DATA)
+        return _mse_kat(chip, cmd, protected)
     if p1p2 in (0x81B6, 0x81A4):
         raise _reply(iso.SW_REFERENCE_DATA_NOT_FOUND)
     raise _reply(iso.SW_INCORRECT_P1P2)
@@ -113,27 +113,63 @@ def _mse_pace(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
     return b""
 
 
-def _mse_ca(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
-    from icao9303.crypto.pace import parse_mse_set_at
+_CURVE_PARAMETER_IDS = {"secp256r1": 12, "brainpoolP256r1": 13, "secp384r1": 15, "brainpoolP384r1": 16,
+                        "brainpoolP512r1": 17, "secp521r1": 18}
+
+
+def _ca_chip(chip: VirtualChip, protected: bool) -> Any:
+    """The CA chip role over the key generated on this chip (checks access and key presence)."""
+    from icao9303.crypto.ca import ChipAuthenticationChip
+    from icao9303.crypto.domain_params import standardized_domain_parameters
 
     s, st, prof = chip._session, chip.state, chip.profile
-    s.ca_mse = None
-    if prof.chip_authentication is None:
+    ca = prof.chip_authentication
+    if ca is None:
         raise _reply(iso.SW_FUNCTION_NOT_SUPPORTED)
     if not protected or s.access not in ("BAC", "PACE"):
         raise _reply(iso.SW_SECURITY_STATUS_NOT_SATISFIED)
     if st.ca_private_key is None:
         raise _reply(iso.SW_REFERENCE_DATA_NOT_FOUND)
+    key = _private_key(st.ca_private_key)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    group = standardized_domain_parameters(_CURVE_PARAMETER_IDS[ca.curve])
+    return ChipAuthenticationChip(key.private_numbers().private_value, group, key_id=ca.key_id)
+
+
+def _mse_ca(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
+    """MSE:Set AT for Chip Authentication with AES (9303-11 §6.2.4.2): 80 OID [84 keyId]."""
+    s, prof = chip._session, chip.profile
+    s.ca_mse = None
+    ca_chip = _ca_chip(chip, protected)
     try:
-        params = parse_mse_set_at(cmd.data)
+        from icao9303.crypto.pace import parse_mse_set_at
+
+        if parse_mse_set_at(cmd.data).oid != ca_oid(prof):
+            raise _reply(iso.SW_WRONG_DATA)
+        ca_chip.mse_set_at(cmd.data)
+    except ProtocolError as exc:
+        raise _reply(exc.status_word) from None
     except CryptoError:
         raise _reply(iso.SW_WRONG_DATA) from None
-    if params.oid != ca_oid(prof):
+    s.ca_mse = ca_chip
+    return b""
+
+
+def _mse_kat(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
+    """MSE:Set KAT: Chip Authentication with 3DES in one command (9303-11 §6.2.4.1)."""
+    prof = chip.profile
+    ca_chip = _ca_chip(chip, protected)
+    if prof.chip_authentication is None or prof.chip_authentication.cipher != "3DES":
         raise _reply(iso.SW_WRONG_DATA)
-    key_id = prof.chip_authentication.key_id
-    if params.reference is not None and params.reference != key_id:
-        raise _reply(iso.SW_REFERENCE_DATA_NOT_FOUND)
-    s.ca_mse = params
+    chip._charge("ca_ecdh")
+    try:
+        result = ca_chip.mse_set_kat(cmd.data, ca_oid(prof))
+    except ProtocolError as exc:
+        raise _reply(exc.status_word) from None
+    except CryptoError:
+        raise _reply(iso.SW_WRONG_DATA) from None
+    chip._session.pending_sm = result.secure_messaging()
+    chip._session.ca_done = True
     return b""
 
 
@@ -193,20 +229,15 @@ def _pace_step(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
 
 
 def _ca(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
-    """Chip Authentication (9303-11 §6.2) with the key generated on the chip."""
-    s, st = chip._session, chip.state
-    params, s.ca_mse = s.ca_mse, None
+    """GENERAL AUTHENTICATE of Chip Authentication (9303-11 §6.2.4.2): 7C{80 PK_IFD} -> 7C 00; the answer
+    goes out under the old keys, then SM restarts with the CA keys and SSC 0."""
+    s = chip._session
+    ca_chip, s.ca_mse = s.ca_mse, None
     if not protected or s.access not in ("BAC", "PACE"):
         raise _reply(iso.SW_SECURITY_STATUS_NOT_SATISFIED)
-    assert st.ca_private_key is not None
     chip._charge("ca_ecdh")
     try:
-        from icao9303.crypto import ca as ca_mod  # type: ignore[attr-defined]
-    except ImportError:
-        raise _reply(iso.SW_FUNCTION_NOT_SUPPORTED) from None
-    try:
-        response, result = ca_mod.chip_authentication_chip_response(
-            _private_key(st.ca_private_key), params.oid, cmd.data)
+        response, result = ca_chip.general_authenticate(cmd.data)
     except ProtocolError as exc:
         raise _reply(exc.status_word) from None
     except CryptoError:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from firmware_profiles import diversify_transport_key, load_profile, new_blank_card
 from firmware_profiles.chip import ChipTransport, VirtualChip
 from firmware_profiles.dialect import PersonalizationSession
-from firmware_profiles.security_infos import card_access_bytes
+from firmware_profiles.security_infos import card_access_bytes, dg14_security_infos
 from icao9303.crypto import MRZKey
+from icao9303.tlv import encode_tlv
 
 MASTER = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 SERIAL = "0011223344556677"
@@ -56,6 +57,10 @@ def personalize(profile_name: str, *, dg2_size: int = 3000, lock: bool = True, p
         keys["CA"] = s.generate_key_pair("CA")
     if profile.active_authentication is not None:
         keys["AA"] = s.generate_key_pair("AA")
+    if "CA" in keys:
+        s.write_file("DG14", encode_tlv(0x6E, dg14_security_infos(profile, keys["CA"])))
+    if "AA" in keys:
+        s.write_file("DG15", encode_tlv(0x6F, keys["AA"]))
     s.write_file("EF.SOD", CONTENT["EF.SOD"])
     s.set_access_keys(MRZ_KEY, CAN if profile.pace else None)
     if lock:

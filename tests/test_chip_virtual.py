@@ -317,3 +317,35 @@ def test_timing_model_accumulates(cards):
     read_file(sm, 0x0102)
     assert chip.chip_time_s - after_bac > 14 * chip.profile.timing.apdu_overhead_us / 1e6
     assert chip.last_apdu_time_s > 0
+
+
+@pytest.mark.parametrize("name", ["vn-cccd-2021", "vn-cc-2024"])
+def test_chip_authentication_restarts_sm(cards, name):
+    from icao9303.crypto.ca import perform_chip_authentication, select_chip_authentication
+    from icao9303.lds.security_infos import DG14
+
+    chip, _state, _keys = cards[name]
+    t = ChipTransport(chip)
+    t.reset()
+    sm = open_bac(t)
+    dg14 = DG14.from_bytes(read_file(sm, 0x010E))
+    oid, key = select_chip_authentication(dg14.security_infos)
+    old = sm.sm
+    perform_chip_authentication(sm, oid, key)
+    assert sm.sm is not old and sm.sm.ssc == 0 and sm.sm.cipher.name == "AES-128"  # new keys, SSC 0
+    assert read_file(sm, 0x0101) == CONTENT["DG1"]       # reading continues under the CA keys
+    # the old session keys no longer work: the chip answers 6988 plain and drops the session
+    assert tx(t, old.protect_command(bytes.fromhex("00B0810004"))) == (b"", 0x6988)
+
+
+def test_chip_authentication_refusals(cards):
+    chip, _state, _keys = cards["vn-cccd-2021"]
+    t = ChipTransport(chip)
+    t.reset()
+    assert tx(t, "002241A40C800A04007F00070202030202")[1] == 0x6982   # CA needs BAC/PACE first
+    sm = open_bac(t)
+    assert tx(sm, "002241A40C800A04007F00070202030204")[1] == 0x6A80  # not the profile's CA OID
+    assert tx(sm, "0086000004 7C028000 00".replace(" ", ""))[1] == 0x6985     # GA without MSE
+    assert tx(sm, "002241A40C800A04007F00070202030202")[1] == 0x9000
+    assert tx(sm, "00860000047C02800100")[1] == 0x6A80                       # bad public key
+    assert tx(sm, "00B0810004")[1] == 0x9000                                 # the BAC session is kept
