@@ -35,13 +35,20 @@ Virtual chip (E, chip role)::
     plain_cmd = sm.unprotect_command(apdu)     # SMError -> answer plain e.status_word, session dead
     protected = sm.protect_response(plain_response)
     ca = ChipAuthenticationChip(private_key, group, oid)  # mse_set_kat / mse_set_at + general_authenticate
-    signature = active_authentication_sign(private_key, challenge, ...)
+    signature = active_authentication_sign(private_key, challenge, hash_algorithm="sha1")  # RSA 9796-2
+    signature = active_authentication_sign(ec_private_key, challenge, hash_algorithm="sha256")  # plain r‖s
 
 Errors: everything raises `icao9303.crypto.errors` types (`SMError`, `ProtocolError`,
 `AuthenticationError`, `UnsupportedAlgorithmError`), all `icao9303.errors.ICAOError`; card status
 words in the ``perform_*`` helpers raise `icao9303.errors.CardError` subclasses (via `icao9303.apdu`).
 """
 
+from icao9303.crypto.aa import (
+    active_authentication_le,
+    active_authentication_sign,
+    internal_authenticate_command,
+    verify_active_authentication,
+)
 from icao9303.crypto.bac import BACChip, BACResult, BACTerminal, perform_bac
 from icao9303.crypto.ca import (
     CAAlgorithm,
@@ -136,11 +143,14 @@ __all__ = [
     "SecureMessagingTransport",
     "SymmetricCipher",
     "UnsupportedAlgorithmError",
+    "active_authentication_le",
+    "active_authentication_sign",
     "adjust_parity",
     "bac_keys",
     "ca_algorithm",
     "chip_authentication_key",
     "group_from_algorithm",
+    "internal_authenticate_command",
     "kdf",
     "kdf_pi",
     "mse_set_at_command",
@@ -152,5 +162,6 @@ __all__ = [
     "select_chip_authentication",
     "session_keys",
     "standardized_domain_parameters",
+    "verify_active_authentication",
     "verify_pace_cam",
 ]
