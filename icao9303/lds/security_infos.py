@@ -16,6 +16,7 @@ from asn1crypto import algos, cms, core, keys
 
 from icao9303.errors import LDSError, TLVError
 from icao9303.lds import oids
+from icao9303.lds.base import BytesEquality
 from icao9303.tlv import encode_tlv, unwrap_tlv
 
 __all__ = [
@@ -215,8 +216,8 @@ def _load_info(raw: bytes, file: str) -> SecurityInfo:
     return info
 
 
-@dataclass(frozen=True)
-class SecurityInfos:
+@dataclass(frozen=True, eq=False)
+class SecurityInfos(BytesEquality):
     """A parsed SecurityInfos SET (9303-11 §9.2), entries in the order read, unknown entries kept.
 
     Build one for a chip with `SecurityInfos.build([PACEInfo({...}), ...])` (DER order) or parse
@@ -356,8 +357,8 @@ class SecurityInfos:
         return out
 
 
-@dataclass(frozen=True)
-class CardAccess:
+@dataclass(frozen=True, eq=False)
+class CardAccess(BytesEquality):
     """EF.CardAccess (FID 011C, SFI 1C; 9303-10 §3.11.3, 9303-11 §9.2.11): SecurityInfos, no wrapping tag."""
 
     security_infos: SecurityInfos
@@ -369,9 +370,12 @@ class CardAccess:
     def to_bytes(self) -> bytes:
         return self.security_infos.to_bytes()
 
+    def describe(self) -> dict[str, object]:
+        return {"file": "EF.CardAccess", "security_infos": self.security_infos.describe()}
 
-@dataclass(frozen=True)
-class DG14:
+
+@dataclass(frozen=True, eq=False)
+class DG14(BytesEquality):
     """DG14 (tag 6E; 9303-10 §4.7.14): SecurityInfos for Chip Authentication / PACE / AA-ECDSA."""
 
     security_infos: SecurityInfos
@@ -390,9 +394,12 @@ class DG14:
             return self.raw
         return encode_tlv(DG14_TAG, self.security_infos.to_bytes())
 
+    def describe(self) -> dict[str, object]:
+        return {"file": "DG14", "security_infos": self.security_infos.describe()}
 
-@dataclass(frozen=True)
-class CardSecurity:
+
+@dataclass(frozen=True, eq=False)
+class CardSecurity(BytesEquality):
     """EF.CardSecurity (FID 011D; 9303-11 §9.2.11, TR-03110-3 A.1.2.5): CMS SignedData whose eContent
     (eContentType id-SecurityObject) is SecurityInfos, signed by a Document Signer. Byte-exact as read."""
 
@@ -453,6 +460,13 @@ class CardSecurity:
     @property
     def econtent_bytes(self) -> bytes:
         return bytes(self.signed_data["encap_content_info"]["content"])
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "file": "EF.CardSecurity",
+            "signers": [si["signature_algorithm"]["algorithm"].native for si in self.signed_data["signer_infos"]],
+            "security_infos": self.security_infos.describe(),
+        }
 
     def signed_attrs_bytes(self, index: int = 0) -> bytes | None:
         """Signed attributes as read, with tag 31 (RFC 5652 §5.4), or None."""

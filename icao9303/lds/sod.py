@@ -22,6 +22,7 @@ from asn1crypto import algos, cms, core, x509
 
 from icao9303.errors import LDSError, TLVError
 from icao9303.lds import oids
+from icao9303.lds.base import BytesEquality
 from icao9303.lds.security_infos import ASN1_ERRORS
 from icao9303.tlv import encode_tlv, unwrap_tlv
 
@@ -141,8 +142,8 @@ def _asn1_error(exc: Exception, what: str) -> LDSError:
     return LDSError(f"{what}: malformed ASN.1 ({type(exc).__name__})", file="EF.SOD", reason="lds.asn1")
 
 
-@dataclass(frozen=True)
-class SOD:
+@dataclass(frozen=True, eq=False)
+class SOD(BytesEquality):
     """EF.SOD (ICAO 9303-10 §4.6.2): ``77`` wrapping a CMS ContentInfo of SignedData (RFC 5652 §5).
 
     Build one with `SOD.from_content_info(content_info)` (the signer, `pki`, produces the ContentInfo)

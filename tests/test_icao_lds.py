@@ -1,0 +1,435 @@
+"""LDS files (ICAO 9303-10): EF.COM, DG1, DG2, DG11, DG12, DG13 (VN), DG15, the file table, hostile input."""
+
+import dataclasses
+import datetime as dt
+import io
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from icao9303.errors import ICAOError, LDSError
+from icao9303.lds import (
+    DG1,
+    DG2,
+    DG11,
+    DG12,
+    DG13,
+    DG14,
+    DG15,
+    EFCOM,
+    SOD,
+    CardAccess,
+    FaceRecord,
+    detect_file,
+    file_info,
+    parse_lds_file,
+)
+from icao9303.lds.dg2 import (
+    BDB_39794_TAG,
+    BiometricInformationTemplate,
+    Face39794Record,
+    FaceImageInfo,
+    FeaturePoint,
+)
+from icao9303.lds.dg13 import RawValue
+from icao9303.mrz import MRZ
+from icao9303.tlv import encode_tlv
+
+TD1 = "I<UTOD231458907<<<<<<<<<<<<<<<7408122F1204159UTO<<<<<<<<<<<6ERIKSSON<<ANNA<MARIA<<<<<<<<<<"
+TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
+
+
+def assert_round_trip(cls, obj):
+    """Encode, decode, equal; parsing keeps the bytes; re-encoding the parsed fields gives them again."""
+    raw = obj.to_bytes()
+    back = cls.from_bytes(raw)
+    assert back == obj
+    assert back.to_bytes() == raw
+    assert dataclasses.replace(back, raw=None).to_bytes() == raw
+    return back
+
+
+def jpeg(width=60, height=80) -> bytes:
+    img = Image.new("RGB", (width, height), (200, 150, 120))
+    for x in range(width // 4, width // 2):
+        img.putpixel((x, height // 3), (0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def jpeg2000(width=32, height=40) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 20, 30)).save(buf, "JPEG2000")
+    return buf.getvalue()
+
+
+# --- file table ----------------------------------------------------------------------------------
+
+
+def test_file_table():
+    assert (file_info(1).tag, file_info(1).fid, file_info(1).sfi) == (0x61, 0x0101, 0x01)
+    assert file_info("DG2").tag == 0x75 and file_info(0x75).name == "DG2"
+    assert file_info(0x010D).name == "DG13" and file_info("ef.dg13").dg == 13
+    assert file_info("EF.COM").fid == 0x011E and file_info(0x77).name == "EF.SOD"
+    assert file_info(0x011D).name == "EF.SOD" and file_info("EF.CardAccess").fid == 0x011C
+    for n in range(1, 17):
+        info = file_info(n)
+        assert info.fid == 0x0100 + n and info.sfi == n
+    with pytest.raises(LDSError):
+        file_info("DG17")
+
+
+# --- EF.COM --------------------------------------------------------------------------------------
+
+
+def test_ef_com_vn():
+    com = EFCOM.for_data_groups([1, 2, 3, 13, 14, 15])
+    raw = com.to_bytes()
+    assert raw.hex() == "60185f0104303130385f36063034303030305c06617563" + "6d6e6f"
+    back = assert_round_trip(EFCOM, com)
+    assert back.data_groups == (1, 2, 3, 13, 14, 15)
+    assert parse_lds_file(0x011E, raw) == com
+
+
+def test_ef_com_9303_example():
+    # ICAO 9303-10 §4.6.1 example shape: LDS 1.7, Unicode 4.0.0, DG1 DG2 DG4(?) -> tags 61 75 76
+    raw = bytes.fromhex("60 16 5F01 04 30313037 5F36 06 303430303030 5C 03 617576".replace(" ", ""))
+    raw = raw[:1] + bytes([len(raw) - 2]) + raw[2:]
+    com = EFCOM.from_bytes(raw)
+    assert com.lds_version == "0107" and com.tag_list == (0x61, 0x75, 0x76) and com.data_groups == (1, 2, 4)
+    assert com.to_bytes() == raw
+
+
+# --- DG1 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [TD1, TD3])
+def test_dg1(text):
+    from icao9303.mrz import parse_mrz
+
+    dg1 = DG1(parse_mrz(text))
+    raw = dg1.to_bytes()
+    assert raw[:4] == bytes([0x61, len(text) + 3, 0x5F, 0x1F])
+    back = assert_round_trip(DG1, dg1)
+    assert "".join(back.mrz.lines) == text
+    assert "ERIKSSON" not in repr(back)
+
+
+def test_dg1_vn_and_bad_check_digit():
+    mrz = MRZ.for_vn_card("079090012345", "Nguyễn Văn An", dt.date(1990, 3, 15), "M", dt.date(2030, 3, 15))
+    assert_round_trip(DG1, DG1(mrz))
+    bad = encode_tlv(0x61, encode_tlv(0x5F1F, TD1[:14].encode() + b"8" + TD1[15:].encode()))
+    with pytest.raises(LDSError) as info:
+        DG1.from_bytes(bad)
+    assert info.value.reason == "lds.mrz" and info.value.details["field"] == "document_number"
+    assert DG1.from_bytes(bad, verify=False).mrz.document_number == "D23145890"
+
+
+# --- DG2 -----------------------------------------------------------------------------------------
+
+
+def test_dg2_with_real_jpeg():
+    image = jpeg()
+    dg2 = DG2.from_image(image, 60, 80)
+    raw = dg2.to_bytes()
+    assert raw[0] == 0x75
+    back = assert_round_trip(DG2, dg2)
+    assert back.face_image == image
+    assert back.face_images == [("image/jpeg", image)]
+    bit = back.templates[0]
+    assert bit.format_owner == b"\x01\x01" and bit.format_type == b"\x00\x08"
+    record = bit.face.to_bytes()
+    assert record[:8] == b"FAC\x00010\x00" and int.from_bytes(record[8:12], "big") == len(record)
+    with Image.open(io.BytesIO(back.face_image)) as decoded:
+        assert decoded.size == (60, 80)
+
+
+def test_dg2_jpeg2000_several_images_and_feature_points():
+    j2k = jpeg2000()
+    images = (
+        FaceImageInfo(
+            j2k,
+            32,
+            40,
+            image_data_type=1,
+            gender=2,
+            eye_colour=3,
+            feature_mask=0x000001,
+            pose_angle=(1, 2, 3),
+            feature_points=(FeaturePoint(1, 0x31, 10, 20),),
+        ),
+        FaceImageInfo(jpeg(), 60, 80, quality=50),
+    )
+    dg2 = DG2(
+        (
+            BiometricInformationTemplate.for_face(FaceRecord(images), creation_date=bytes(7)),
+            BiometricInformationTemplate.for_face(FaceRecord(images[1:])),
+        )
+    )
+    back = assert_round_trip(DG2, dg2)
+    assert [m for m, _ in back.face_images] == ["image/jp2", "image/jpeg", "image/jpeg"]
+    assert back.templates[0].face.images[0].feature_points[0].x == 10
+    assert back.describe()["templates"][0]["images"][0]["feature_points"] == 1
+
+
+def test_dg2_39794_block_kept_raw():
+    image = jpeg()
+    # A 39794-5-shaped block: context-tagged BER with the image data nested inside.
+    block = encode_tlv(0xA1, [encode_tlv(0x80, b"\x03"), encode_tlv(0xA2, encode_tlv(0x80, image))])
+    bit = BiometricInformationTemplate(
+        ((0x87, b"\x01\x01"), (0x88, b"\x00\x08")), Face39794Record.from_bytes(block), BDB_39794_TAG
+    )
+    back = assert_round_trip(DG2, DG2((bit,)))
+    assert back.face_image == image
+    assert back.templates[0].face.raw == block
+
+
+@pytest.mark.parametrize("mutate", ["fac", "length", "count", "tag", "bitcount"])
+def test_dg2_malformed(mutate):
+    raw = bytearray(DG2.from_image(jpeg(), 60, 80).to_bytes())
+    if mutate == "fac":
+        raw[raw.index(b"FAC")] = ord("X")
+    elif mutate == "length":
+        i = raw.index(b"FAC") + 11
+        raw[i] ^= 1
+    elif mutate == "count":
+        i = raw.index(b"FAC") + 13
+        raw[i] = 2
+    elif mutate == "tag":
+        raw[raw.index(b"\x5f\x2e") + 1] = 0x2F
+    else:
+        raw[raw.index(b"\x02\x01\x01") + 2] = 2
+    with pytest.raises(LDSError):
+        DG2.from_bytes(bytes(raw))
+
+
+# --- DG11 / DG12 ---------------------------------------------------------------------------------
+
+
+def test_dg11():
+    dg11 = DG11(
+        full_name="NGUYEN<<VAN AN",
+        other_names=("NGUYEN<<AN",),
+        personal_number="079090012345",
+        full_date_of_birth="19900315",
+        place_of_birth="Hồ Chí Minh",
+        permanent_address="1 Lê Lợi",
+        other=((0x5F50, b"\x01"),),
+    )
+    back = assert_round_trip(DG11, dg11)
+    assert back.place_of_birth == "Hồ Chí Minh" and back.other_names == ("NGUYEN<<AN",)
+    assert back.tag_list == bytes.fromhex("5F0EA05F105F2B5F115F425F50")
+
+
+def test_dg11_bcd_date_accepted():
+    raw = encode_tlv(
+        0x6B, [encode_tlv(0x5C, bytes.fromhex("5F2B")), encode_tlv(0x5F2B, bytes.fromhex("19900315"))]
+    )
+    dg11 = DG11.from_bytes(raw)
+    assert dg11.full_date_of_birth == "19900315" and dict(dg11.date_forms) == {"full_date_of_birth": "bcd"}
+    assert dataclasses.replace(dg11, raw=None).to_bytes() == raw
+
+
+def test_dg12():
+    dg12 = DG12(
+        issuing_authority="Cục Cảnh sát QLHC về TTXH",
+        date_of_issue="20240701",
+        date_and_time_of_personalization="20240701093000",
+        other_persons=("A", "B"),
+        image_of_front=b"\xff\xd8front",
+    )
+    back = assert_round_trip(DG12, dg12)
+    assert back.date_of_issue == "20240701" and back.other_persons == ("A", "B")
+    bcd = DG12.from_bytes(
+        encode_tlv(0x6C, [encode_tlv(0x5C, b"\x5f\x26"), encode_tlv(0x5F26, b"\x20\x24\x07\x01")])
+    )
+    assert bcd.date_of_issue == "20240701"
+
+
+@pytest.mark.parametrize(
+    "body", ["", "5F0E00", "5C00 5F2B03 313233", "5C00 5F0E01 FF", "5C00 A003 020102", "5C00 5F0E00 5F0E00"]
+)
+def test_dg11_malformed(body):
+    with pytest.raises(LDSError):
+        DG11.from_bytes(encode_tlv(0x6B, bytes.fromhex(body.replace(" ", ""))))
+
+
+# --- DG13 ----------------------------------------------------------------------------------------
+
+
+def vn_dg13(**overrides):
+    fields = dict(
+        personal_id="079090012345",
+        full_name="Nguyễn Văn An",
+        date_of_birth="15/03/1990",
+        sex="Nam",
+        nationality="Việt Nam",
+        ethnicity="Kinh",
+        religion="Không",
+        place_of_origin="Quảng Nam",
+        place_of_residence="1 Lê Lợi, Bến Nghé, Quận 1, TP Hồ Chí Minh",
+        identifying_features="Nốt ruồi",
+        date_of_issue="01/07/2024",
+        date_of_expiry="15/03/2030",
+        spouse_name="",
+        old_id_number="025123456",
+        card_serial="0123456789ABCDEF",
+        father_name="Nguyễn Văn Bình",
+        mother_name="Trần Thị Cúc",
+    )
+    fields.update(overrides)
+    return DG13.build(**fields)
+
+
+def test_dg13_round_trip_and_fields():
+    dg13 = vn_dg13(extra={17: ("Nguyễn An",), 20: (RawValue(b"\x02\x01\x05"),)})
+    raw = dg13.to_bytes()
+    assert raw[0] == 0x6D and bytes.fromhex("06062ad316010008") not in raw
+    assert bytes.fromhex("060628d316010008") in raw  # OID 1.0.10646.1.0.8
+    back = DG13.from_bytes(raw)
+    assert back.to_bytes() == raw and dataclasses.replace(back, raw=None).to_bytes() == raw
+    assert back.personal_id == "079090012345" and back.full_name == "Nguyễn Văn An"
+    assert back.sex == "Nam" and back.religion == "Không" and back.spouse_name == ""
+    assert back.father_name == "Nguyễn Văn Bình" and back.mother_name == "Trần Thị Cúc"
+    assert sorted(f.number for f in back.unknown_fields) == [17, 20]
+    assert back.get(20).values == (RawValue(b"\x02\x01\x05"),)
+    assert "079090012345" not in repr(back)
+    assert back.describe()["date_of_birth"] == "15/03/1990"
+
+
+def test_dg13_unknown_field_order_kept_byte_exact():
+    """A card writing fields in number order (not DER SET order) is kept byte for byte."""
+    from icao9303.lds.dg13 import _Entry
+
+    entries = [
+        _Entry([__import__("asn1crypto").core.Integer(n), __import__("asn1crypto").core.UTF8String(v)]).dump()
+        for n, v in ((1, "079090012345"), (2, "Nguyễn Văn An"), (30, "mới"))
+    ]
+    inner = encode_tlv(
+        0x30, [bytes.fromhex("020101"), bytes.fromhex("060628d316010008"), encode_tlv(0x31, entries)]
+    )
+    raw = encode_tlv(0x6D, inner)
+    dg13 = DG13.from_bytes(raw)
+    assert [f.number for f in dg13.fields] == [1, 2, 30] and dg13.to_bytes() == raw
+    assert dg13.text(30) == "mới"
+
+
+@pytest.mark.parametrize("raw", ["6D00", "6D023000", "6D0530030201016D", "6D03020101"])
+def test_dg13_malformed(raw):
+    with pytest.raises(LDSError):
+        DG13.from_bytes(bytes.fromhex(raw))
+
+
+# --- DG15 ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_dg15(kind):
+    key = (
+        rsa.generate_private_key(65537, 1024)
+        if kind == "rsa"
+        else ec.generate_private_key(ec.BrainpoolP256R1())
+    )
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    dg15 = DG15.from_public_key_der(spki)
+    assert dg15.spki_bytes == spki and dg15.algorithm == kind
+    assert_round_trip(DG15, dataclasses.replace(dg15, raw=None))
+    assert (
+        serialization.load_der_public_key(dg15.spki_bytes).public_numbers()
+        == key.public_key().public_numbers()
+    )
+
+
+# --- parse_lds_file and hostile input ------------------------------------------------------------
+
+
+def sample_files():
+    from tests.test_icao_security_infos import make_card_security, vn_infos
+    from tests.test_icao_sod import make_sod
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    from icao9303.mrz import parse_mrz
+
+    return {
+        "EF.COM": EFCOM.for_data_groups([1, 2, 13, 14, 15]).to_bytes(),
+        "DG1": DG1(parse_mrz(TD1)).to_bytes(),
+        "DG2": DG2.from_image(jpeg(16, 16), 16, 16).to_bytes(),
+        "DG11": DG11(full_name="A<<B", full_date_of_birth="19900315").to_bytes(),
+        "DG12": DG12(date_of_issue="20240701").to_bytes(),
+        "DG13": vn_dg13().to_bytes(),
+        "DG14": DG14(vn_infos()).to_bytes(),
+        "DG15": DG15.from_public_key_der(spki).to_bytes(),
+        "EF.SOD": make_sod(),
+        "EF.CardAccess": CardAccess(vn_infos(with_unknown=False)).to_bytes(),
+        "EF.CardSecurity": make_card_security(vn_infos(with_unknown=False)),
+    }
+
+
+SAMPLES = sample_files()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_parse_lds_file_by_name_and_detection(name):
+    raw = SAMPLES[name]
+    obj = parse_lds_file(name, raw)
+    assert obj.to_bytes() == raw
+    assert detect_file(raw).name == name
+    assert parse_lds_file(None, raw).to_bytes() == raw
+    assert isinstance(obj.describe(), dict | list) or hasattr(obj, "security_infos")
+
+
+def test_parse_lds_file_errors():
+    with pytest.raises(LDSError) as info:
+        parse_lds_file(3, b"\x63\x00")
+    assert info.value.reason == "lds.unsupported"
+    with pytest.raises(LDSError):
+        parse_lds_file(None, b"\x99\x00")
+    with pytest.raises(LDSError):
+        parse_lds_file(None, b"")
+    assert isinstance(parse_lds_file(0x77, SAMPLES["EF.SOD"]), SOD)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(SAMPLES)), st.data())
+def test_mutated_files_give_lds_error_only(name, data):
+    raw = bytearray(SAMPLES[name])
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.one_of(st.just(len(raw)), st.integers(0, len(raw))))
+    try:
+        parse_lds_file(name, bytes(raw[:cut]))
+    except ICAOError as exc:
+        assert isinstance(exc, LDSError), type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(SAMPLES)), st.binary(max_size=200))
+def test_random_bytes_give_lds_error_only(name, data):
+    try:
+        parse_lds_file(name, data)
+    except LDSError:
+        pass
+    try:
+        parse_lds_file(None, data)
+    except LDSError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([0x61, 0x75, 0x6B, 0x6C, 0x6D, 0x6F, 0x60, 0x77]), st.binary(max_size=150))
+def test_random_bodies_under_the_right_tag(tag, body):
+    try:
+        parse_lds_file(tag, encode_tlv(tag, body))
+    except LDSError:
+        pass
