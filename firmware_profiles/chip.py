@@ -271,6 +271,7 @@ class VirtualChip:
             d.generate_key_ins: self._generate_key_pair,
             d.put_data_ins: self._put_data,
             d.lock_ins: self._lock,
+            iso.INS_GET_DATA: self._get_data,
         }
         if d.write_odd_ins is not None:
             handlers[d.write_odd_ins] = self._update_binary
@@ -385,10 +386,10 @@ class VirtualChip:
                     raise _Reply(iso.SW_INCORRECT_P1P2)
                 sfi = p1 & 0x1F
                 spec = self.profile.file_by_sfi(sfi, s.df)
-                if spec is None or (s.df, spec.fid) not in self.state.files:
+                if spec is None:
                     raise _Reply(iso.SW_FILE_NOT_FOUND)
-                s.ef = (s.df, spec.fid)
-                return s.ef, p2
+                # Existence is checked after the access rule: no SM, no telling which DGs exist.
+                return (s.df, spec.fid), p2
             if s.ef is None:
                 raise _Reply(iso.SW_COMMAND_NOT_ALLOWED_NO_EF)
             return s.ef, (p1 << 8) | p2
@@ -399,13 +400,10 @@ class VirtualChip:
             return s.ef, None
         if p1 == 0 and p2 & 0xE0 == 0:
             spec = self.profile.file_by_sfi(p2 & 0x1F, s.df)
-            if spec is None or (s.df, spec.fid) not in self.state.files:
+            if spec is None:
                 raise _Reply(iso.SW_FILE_NOT_FOUND)
-            s.ef = (s.df, spec.fid)
-            return s.ef, None
-        self._file(s.df, p1p2)
-        s.ef = (s.df, p1p2)
-        return s.ef, None
+            return (s.df, spec.fid), None
+        return (s.df, p1p2), None
 
     @staticmethod
     def _odd_offset(data: bytes) -> tuple[int, bytes]:
@@ -430,6 +428,7 @@ class VirtualChip:
         assert offset is not None
         self._require_access(self._spec(*key), protected)
         f = self._file(*key)
+        self._session.ef = key  # a READ BINARY with SFI selects the EF (ISO/IEC 7816-4 §7.2.2)
         if cmd.ne is None:
             raise _Reply(iso.SW_WRONG_LENGTH)
         if offset >= f.size:
@@ -614,6 +613,7 @@ class VirtualChip:
         if not data:
             raise _Reply(iso.SW_WRONG_LENGTH)
         f = self._file(*key)
+        self._session.ef = key
         if offset > f.size:
             raise _Reply(iso.SW_WRONG_P1P2)
         if offset + len(data) > f.size:
@@ -677,6 +677,20 @@ class VirtualChip:
             self.state.can = value.decode("ascii")
         self._commit()
         return b""
+
+    def _get_data(self, cmd: CommandAPDU, protected: bool) -> bytes:
+        """GET DATA (ISO 7816-4 §7.4.2) for the IC serial number, in every lifecycle state, plain or in SM.
+
+        Decision: P1-P2 = '9F7F' (the tag of GlobalPlatform's Card Production Life Cycle data, where real
+        chips expose the IC serial) answers ``9F7F 08 <serial>``: only the 8-byte chip serial the issuer
+        needs to diversify the transport key, not the rest of CPLC. Any other tag: 6A88.
+        """
+        if (cmd.p1 << 8 | cmd.p2) != 0x9F7F:
+            raise _Reply(iso.SW_REFERENCE_DATA_NOT_FOUND)
+        if cmd.data:
+            raise _Reply(iso.SW_WRONG_LENGTH)
+        serial = bytes.fromhex(self.state.serial)
+        return b"\x9f\x7f" + bytes([len(serial)]) + serial
 
     def _lock(self, cmd: CommandAPDU, protected: bool) -> bytes:
         self._personalizing(protected)

@@ -104,6 +104,15 @@ class PersonalizationSession:
         self._plain("select application", CommandAPDU(0x00, iso.INS_SELECT, 0x04, 0x0C, self.profile.aid))
         self._df = "eMRTD"
 
+    def read_serial(self) -> str:
+        """The chip serial (16 hex characters) by GET DATA '9F7F', plain: what the station diversifies
+        the transport key with (see `firmware_profiles.state.diversify_transport_key`)."""
+        answer = self._plain("read serial", CommandAPDU(0x00, iso.INS_GET_DATA, 0x9F, 0x7F, b"", 256))
+        if len(answer) != 11 or answer[:3] != b"\x9f\x7f\x08":
+            raise PersonalizationError("GET DATA 9F7F answer is not a chip serial", step="read serial",
+                                       reason="perso.bad_response")
+        return answer[3:].hex().upper()
+
     def authenticate(self, transport_key: bytes) -> None:
         """Transport-key mutual authentication (see `PersonalizationDialect`): GET CHALLENGE, then
         MUTUAL AUTHENTICATE with P2 = the transport key reference; installs 3DES secure messaging.
