@@ -62,6 +62,7 @@ Errors (`pki.errors`): ``PKIError`` → ``KeyStoreError``, ``CertificateError``,
 ``SigningRefused``, ``WorkspaceError``, ``TrustStoreError`` → ``LDIFError``, ``AuditError``,
 ``PKIValidationError``; each has ``code``, ``message``, ``details``, ``to_dict()``.
 """
+
 from __future__ import annotations
 
 from pki.algorithms import KeySpec

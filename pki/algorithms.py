@@ -145,9 +145,7 @@ def describe_signature_algorithm(
     try:
         sig = alg.signature_algo
     except ValueError as exc:
-        raise PKIError(
-            f"unknown signature algorithm {alg['algorithm'].dotted}", code="ALGORITHM_UNSUPPORTED"
-        ) from exc
+        raise PKIError(f"unknown signature algorithm {alg['algorithm'].dotted}", code="ALGORITHM_UNSUPPORTED") from exc
     salt: int | None = None
     if sig == "rsassa_pss":
         params = alg["parameters"]
@@ -179,9 +177,7 @@ def _explicit_curve_name(params: keys.SpecifiedECDomain) -> str:
     b = int.from_bytes(params["curve"]["b"].native, "big")
     n = params["order"].native
     for ours in CURVES:
-        cname = {"P-256": "NIST256p", "P-384": "NIST384p", "P-521": "NIST521p"}.get(
-            ours, ours.upper()[:-2] + "r1"
-        )
+        cname = {"P-256": "NIST256p", "P-384": "NIST384p", "P-521": "NIST521p"}.get(ours, ours.upper()[:-2] + "r1")
         curve = ecdsa.curves.curve_by_name(cname)
         c = curve.curve
         if c.p() == p and c.a() % p == a % p and c.b() % p == b % p and curve.order == n:
@@ -239,9 +235,7 @@ def verify_signature(
             if not isinstance(public_key, rsa.RSAPublicKey):
                 raise PKIError("RSA signature but the key is not RSA", code="SIGNATURE_INVALID")
             pad = (
-                padding.PSS(
-                    mgf=padding.MGF1(h), salt_length=salt_length if salt_length is not None else h.digest_size
-                )
+                padding.PSS(mgf=padding.MGF1(h), salt_length=salt_length if salt_length is not None else h.digest_size)
                 if scheme == "pss"
                 else padding.PKCS1v15()
             )

@@ -95,9 +95,7 @@ def parse_content_info(data: bytes, what: str = "SignedData") -> cms.ContentInfo
     except CMSError:
         raise
     except _ASN1_ERRORS as exc:
-        raise CMSError(
-            f"{what}: malformed CMS ({exc.__class__.__name__})", code="CMS_MALFORMED", object=what
-        ) from exc
+        raise CMSError(f"{what}: malformed CMS ({exc.__class__.__name__})", code="CMS_MALFORMED", object=what) from exc
     return ci
 
 
@@ -143,11 +141,7 @@ def verify_signed_data(
     ``signer_certificate`` when given (it must match the sid), else from SignedData.certificates.
     This checks the CMS signature only; the signer's certificate path is `pki.validation`'s job.
     """
-    ci = (
-        parse_content_info(content_info, what)
-        if isinstance(content_info, bytes | bytearray)
-        else content_info
-    )
+    ci = parse_content_info(content_info, what) if isinstance(content_info, bytes | bytearray) else content_info
     try:
         sd = ci["content"]
         eci = sd["encap_content_info"]
@@ -182,18 +176,12 @@ def verify_signed_data(
         else:
             found = [c for c in certs if _matches(sid, c)]
             if not found:
-                raise CMSError(
-                    f"{what}: signer certificate not in SignedData", code="CMS_SIGNER_UNKNOWN", object=what
-                )
+                raise CMSError(f"{what}: signer certificate not in SignedData", code="CMS_SIGNER_UNKNOWN", object=what)
             cert = found[0]
         attrs = si["signed_attrs"]
         if isinstance(attrs, core.Void) or len(attrs) == 0:
-            raise CMSError(
-                f"{what}: SignerInfo has no signed attributes", code="CMS_NO_SIGNED_ATTRS", object=what
-            )
-        scheme, hash_alg, salt = describe_signature_algorithm(
-            si["signature_algorithm"], si["digest_algorithm"]
-        )
+            raise CMSError(f"{what}: SignerInfo has no signed attributes", code="CMS_NO_SIGNED_ATTRS", object=what)
+        scheme, hash_alg, salt = describe_signature_algorithm(si["signature_algorithm"], si["digest_algorithm"])
         digest_alg = si["digest_algorithm"]["algorithm"].native
         values: dict[str, list] = {}
         for attr in attrs:
@@ -207,9 +195,7 @@ def verify_signed_data(
                 object=what,
             )
         if len(md) != 1:
-            raise CMSError(
-                f"{what}: messageDigest attribute missing", code="CMS_DIGEST_MISMATCH", object=what
-            )
+            raise CMSError(f"{what}: messageDigest attribute missing", code="CMS_DIGEST_MISMATCH", object=what)
         if not hmac.compare_digest(bytes(md[0].native), digest(digest_alg, econtent)):
             raise CMSError(
                 f"{what}: messageDigest does not match the eContent", code="CMS_DIGEST_MISMATCH", object=what
@@ -227,9 +213,7 @@ def verify_signed_data(
         code = "CMS_SIGNATURE_INVALID" if exc.code == "SIGNATURE_INVALID" else exc.code
         raise CMSError(f"{what}: {exc.message}", code=code, object=what) from exc
     except _ASN1_ERRORS as exc:
-        raise CMSError(
-            f"{what}: malformed CMS ({exc.__class__.__name__})", code="CMS_MALFORMED", object=what
-        ) from exc
+        raise CMSError(f"{what}: malformed CMS ({exc.__class__.__name__})", code="CMS_MALFORMED", object=what) from exc
     return SignedDataVerification(
         content_type=content_type,
         econtent=econtent,

@@ -163,9 +163,7 @@ class FileKeyStore:
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
-            raise KeyStoreError(
-                f"no key labelled {label!r} in {self.directory}", code="KEYSTORE_NO_KEY"
-            ) from None
+            raise KeyStoreError(f"no key labelled {label!r} in {self.directory}", code="KEYSTORE_NO_KEY") from None
 
     def has_key(self, label: str) -> bool:
         return (self.directory / f"{check_label(label)}.meta.json").exists()
@@ -224,9 +222,7 @@ class FileKeyStore:
         h = HASHES[hash_name(hash)]()
         if isinstance(key, ec.EllipticCurvePrivateKey):
             if scheme != "ecdsa":
-                raise KeyStoreError(
-                    f"key {label!r} is EC; scheme {scheme} impossible", code="KEYSTORE_BAD_REQUEST"
-                )
+                raise KeyStoreError(f"key {label!r} is EC; scheme {scheme} impossible", code="KEYSTORE_BAD_REQUEST")
             return key.sign(data, ec.ECDSA(h))
         if scheme == "pss":
             return key.sign(data, padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)

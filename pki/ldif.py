@@ -267,11 +267,7 @@ def write_ldif(entries: Iterable[LDIFEntry]) -> str:
 
 
 def _attr(key: str, value: bytes) -> str:
-    safe = (
-        all(32 <= b < 127 for b in value)
-        and not value.startswith((b" ", b":", b"<"))
-        and not value.endswith(b" ")
-    )
+    safe = all(32 <= b < 127 for b in value) and not value.startswith((b" ", b":", b"<")) and not value.endswith(b" ")
     if safe:
         return f"{key}: {value.decode('ascii')}"
     return f"{key}:: {base64.b64encode(value).decode('ascii')}"

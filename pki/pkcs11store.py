@@ -50,9 +50,7 @@ class PKCS11KeyStore:
         try:
             self._session = token.open(rw=True, user_pin=pin)
         except (p11e.PinIncorrect, p11e.PinLenRange, p11e.PinInvalid) as exc:
-            raise KeyStoreError(
-                f"wrong PIN for PKCS#11 token {token_label!r}", code="KEYSTORE_WRONG_PIN"
-            ) from exc
+            raise KeyStoreError(f"wrong PIN for PKCS#11 token {token_label!r}", code="KEYSTORE_WRONG_PIN") from exc
         except p11e.PKCS11Error as exc:
             raise KeyStoreError(
                 f"cannot open PKCS#11 token {token_label!r}: {exc.__class__.__name__}",
@@ -154,22 +152,16 @@ class PKCS11KeyStore:
             priv = self._find(label, p.ObjectClass.PRIVATE_KEY)
             if priv.key_type == p.KeyType.EC:
                 if scheme != "ecdsa":
-                    raise KeyStoreError(
-                        f"key {label!r} is EC; scheme {scheme} impossible", code="KEYSTORE_BAD_REQUEST"
-                    )
+                    raise KeyStoreError(f"key {label!r} is EC; scheme {scheme} impossible", code="KEYSTORE_BAD_REQUEST")
                 return raw_to_der_ecdsa(priv.sign(dig, mechanism=p.Mechanism.ECDSA))
             if scheme == "pss":
                 mech_hash = getattr(p.Mechanism, h.upper())
                 mgf = getattr(p.MGF, h.upper())
-                return priv.sign(
-                    dig, mechanism=p.Mechanism.RSA_PKCS_PSS, mechanism_param=(mech_hash, mgf, len(dig))
-                )
+                return priv.sign(dig, mechanism=p.Mechanism.RSA_PKCS_PSS, mechanism_param=(mech_hash, mgf, len(dig)))
             if scheme == "pkcs1v15":
                 info = algos.DigestInfo({"digest_algorithm": {"algorithm": h}, "digest": dig}).dump()
                 return priv.sign(info, mechanism=p.Mechanism.RSA_PKCS)
-            raise KeyStoreError(
-                f"key {label!r} is RSA; scheme {scheme} impossible", code="KEYSTORE_BAD_REQUEST"
-            )
+            raise KeyStoreError(f"key {label!r} is RSA; scheme {scheme} impossible", code="KEYSTORE_BAD_REQUEST")
 
     def generate_secret(self, label: str) -> None:
         p = self._pkcs11

@@ -172,9 +172,7 @@ def build_certificate(
         extensions.append(_ext("issuer_alt_name", False, _uri_names(alt_name_uri)))
     if crl_uri and role in ("csca", "link", "ds", "mls"):
         extensions.append(
-            _ext(
-                "crl_distribution_points", False, [{"distribution_point": {"full_name": _uri_names(crl_uri)}}]
-            )
+            _ext("crl_distribution_points", False, [{"distribution_point": {"full_name": _uri_names(crl_uri)}}])
         )
     if role == "ds":
         if not document_types:

@@ -128,17 +128,14 @@ class TrustStore:
             manifest = json.loads(path.read_text())
             rows = manifest["objects"]
         except (ValueError, KeyError) as exc:
-            raise TrustStoreError(
-                f"trust store manifest {path} is damaged", code="TRUSTSTORE_DAMAGED"
-            ) from exc
+            raise TrustStoreError(f"trust store manifest {path} is damaged", code="TRUSTSTORE_DAMAGED") from exc
         for row in rows:
             der = (self.directory / "objects" / f"{row['fingerprint']}.der").read_bytes()
             if fingerprint(der) != row["fingerprint"]:
-                raise TrustStoreError(
-                    f"trust store object {row['fingerprint']} was altered", code="TRUSTSTORE_DAMAGED"
-                )
+                raise TrustStoreError(f"trust store object {row['fingerprint']} was altered", code="TRUSTSTORE_DAMAGED")
             obj = StoredObject(row["kind"], row["fingerprint"], der, row.get("source", ""), row.get("dn"))
             self._parse(obj)
+            obj.subject = obj.subject or row.get("subject", "")
             self._objects[obj.fingerprint] = obj
 
     def _commit(self) -> None:
@@ -206,9 +203,7 @@ class TrustStore:
             self._by_kind[obj.kind].append(obj)
         self._anchor_fps = {o.fingerprint for o in self._by_kind["csca"]}
 
-    def _stage(
-        self, kind: str, der: bytes, source: str, dn: str | None = None, parsed: Any = None
-    ) -> StoredObject:
+    def _stage(self, kind: str, der: bytes, source: str, dn: str | None = None, parsed: Any = None) -> StoredObject:
         fp = fingerprint(der)
         existing = self._objects.get(fp)
         if existing is not None and (existing.kind == kind or existing.kind == "csca"):
@@ -251,8 +246,7 @@ class TrustStore:
     def summary(self) -> dict[str, Any]:
         return {
             kind: [
-                {"fingerprint": o.fingerprint, "subject": o.subject, "source": o.source}
-                for o in self._by_kind[kind]
+                {"fingerprint": o.fingerprint, "subject": o.subject, "source": o.source} for o in self._by_kind[kind]
             ]
             for kind in KINDS
         }
@@ -305,16 +299,12 @@ class TrustStore:
             self._add_anchor(cert, source, report)
         return report
 
-    def _add_anchor(
-        self, cert: x509.Certificate, source: str, report: ImportReport, dn: str | None = None
-    ) -> None:
+    def _add_anchor(self, cert: x509.Certificate, source: str, report: ImportReport, dn: str | None = None) -> None:
         from pki.validation import _verify_cert_signature
 
         what = f"CSCA {cert.subject.human_friendly}"
         if certificate_role(cert) != "csca":
-            raise TrustStoreError(
-                f"{what} is not a self-signed CSCA certificate", code="NOT_A_CSCA", object=what
-            )
+            raise TrustStoreError(f"{what} is not a self-signed CSCA certificate", code="NOT_A_CSCA", object=what)
         try:
             _verify_cert_signature(cert, cert, allow_sha1=True)
         except PKIError as exc:
@@ -324,9 +314,7 @@ class TrustStore:
         obj = self._stage("csca", cert.dump(), source, dn, cert)
         report.added.append({"kind": "csca", "fingerprint": obj.fingerprint, "subject": obj.subject})
 
-    def _verify_with_ca(
-        self, cert: x509.Certificate, what: str, exclude: str | None = None
-    ) -> x509.Certificate:
+    def _verify_with_ca(self, cert: x509.Certificate, what: str, exclude: str | None = None) -> x509.Certificate:
         from pki.validation import _verify_cert_signature, issued_by
 
         for ca in self.ca_certificates():
@@ -376,9 +364,7 @@ class TrustStore:
         report = report or ImportReport()
         what = f"DS certificate {cert.subject.human_friendly}"
         if certificate_role(cert) not in ("ds", "mls"):
-            raise TrustStoreError(
-                f"{what} is not a Document Signer certificate", code="NOT_A_DS", object=what
-            )
+            raise TrustStoreError(f"{what} is not a Document Signer certificate", code="NOT_A_DS", object=what)
         with self.transaction():
             try:
                 _build_path(cert, self, ValidationPolicy(allow_sha1=True))
@@ -404,9 +390,7 @@ class TrustStore:
 
         with self.transaction():
             if not any(issued_by(crl, ca) and _crl_signed_by(crl, ca) for ca in self.ca_certificates()):
-                raise TrustStoreError(
-                    f"{what}: not signed by any trusted CSCA", code="ISSUER_UNTRUSTED", object=what
-                )
+                raise TrustStoreError(f"{what}: not signed by any trusted CSCA", code="ISSUER_UNTRUSTED", object=what)
             obj = self._stage("crl", crl.dump(), source, dn, crl)
             report.added.append({"kind": "crl", "fingerprint": obj.fingerprint, "subject": obj.subject})
         return report
@@ -414,26 +398,47 @@ class TrustStore:
     def _verify_signer_chain(
         self,
         signer: x509.Certificate,
-        bundled: tuple[x509.Certificate, ...],
+        intermediates: list[x509.Certificate],
         anchor: x509.Certificate | None,
         what: str,
     ) -> None:
-        """The ML/DL signer certificate must be signed by a trusted CSCA (or by ``anchor``)."""
+        """The ML/DL signer certificate must chain to a trusted CSCA (or to ``anchor``).
+
+        ``intermediates`` (the SignedData certificates and the link certificates listed in the master list)
+        may bridge a CSCA rollover: an ML signer under the new CSCA chains to a verifier that still trusts
+        only the old CSCA through the new-with-old link certificate.
+        """
         from pki.validation import _verify_cert_signature, issued_by
 
-        candidates = self.ca_certificates() + ([anchor] if anchor is not None else [])
-        for ca in candidates:
-            if issued_by(signer, ca):
-                try:
-                    _verify_cert_signature(signer, ca, allow_sha1=True)
-                    return
-                except PKIError:
-                    continue
-        raise TrustStoreError(
-            f"{what}: signer {signer.subject.human_friendly} does not chain to a trusted CSCA",
-            code="ML_SIGNER_UNTRUSTED",
-            object=what,
-        )
+        anchors = self.anchors() + ([anchor] if anchor is not None else [])
+        pool = [c for c in self.links() + intermediates if certificate_role(c) in ("csca", "link")]
+
+        def chains(cert: x509.Certificate, depth: int) -> bool:
+            for ca in anchors:
+                if issued_by(cert, ca):
+                    try:
+                        _verify_cert_signature(cert, ca, allow_sha1=True)
+                        return True
+                    except PKIError:
+                        pass
+            if depth >= 4:
+                return False
+            for ca in pool:
+                if ca.dump() != cert.dump() and issued_by(cert, ca):
+                    try:
+                        _verify_cert_signature(cert, ca, allow_sha1=True)
+                    except PKIError:
+                        continue
+                    if chains(ca, depth + 1):
+                        return True
+            return False
+
+        if not chains(signer, 0):
+            raise TrustStoreError(
+                f"{what}: signer {signer.subject.human_friendly} does not chain to a trusted CSCA",
+                code="ML_SIGNER_UNTRUSTED",
+                object=what,
+            )
 
     def import_master_list(
         self,
@@ -463,18 +468,12 @@ class TrustStore:
                 what=what,
             )
         except CMSError as exc:
-            code = (
-                "ML_SIGNATURE_INVALID"
-                if exc.code in ("CMS_SIGNATURE_INVALID", "CMS_DIGEST_MISMATCH")
-                else exc.code
-            )
+            code = "ML_SIGNATURE_INVALID" if exc.code in ("CMS_SIGNATURE_INVALID", "CMS_DIGEST_MISMATCH") else exc.code
             raise TrustStoreError(f"{exc.message}", code=code, object=what) from exc
         signer = result.signer_certificate
         eku = signer.extended_key_usage_value
         if eku is None or ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY not in [e.dotted for e in eku]:
-            raise TrustStoreError(
-                f"{what}: signer lacks the ML-signer EKU", code="ML_SIGNER_PROFILE", object=what
-            )
+            raise TrustStoreError(f"{what}: signer lacks the ML-signer EKU", code="ML_SIGNER_PROFILE", object=what)
         when = utc(result.signing_time or now or datetime.now(UTC))
         if not (signer.not_valid_before <= when <= signer.not_valid_after):
             raise TrustStoreError(
@@ -493,7 +492,7 @@ class TrustStore:
                 object=what,
             ) from exc
         with self.transaction():
-            self._verify_signer_chain(signer, result.certificates, anchor, what)
+            self._verify_signer_chain(signer, list(result.certificates) + listed, anchor, what)
             # self-signed CSCAs first, then link certificates that may rely on them
             ordered = sorted(listed, key=lambda c: certificate_role(c) != "csca")
             for cert in ordered:
@@ -517,6 +516,7 @@ class TrustStore:
                         {"object": exc.details.get("object", what), "code": exc.code, "message": exc.message}
                     )
             obj = self._stage("ml", bytes(data), source, dn)
+            obj.subject = signer.subject.human_friendly
             report.added.append(
                 {"kind": "ml", "fingerprint": obj.fingerprint, "subject": signer.subject.human_friendly}
             )
@@ -540,7 +540,7 @@ class TrustStore:
         except CMSError as exc:
             raise TrustStoreError(exc.message, code=exc.code, object=what) from exc
         with self.transaction():
-            self._verify_signer_chain(result.signer_certificate, result.certificates, None, what)
+            self._verify_signer_chain(result.signer_certificate, list(result.certificates), None, what)
             obj = self._stage("dl", bytes(data), source, dn)
             report.added.append(
                 {
@@ -589,9 +589,7 @@ class TrustStore:
                     )
                     if not skip_unverifiable:
                         raise problem
-                    report.skipped.append(
-                        {"object": entry.dn, "code": problem.code, "message": problem.message}
-                    )
+                    report.skipped.append({"object": entry.dn, "code": problem.code, "message": problem.message})
                 for kind, der in objs:
                     work.append((order[kind], entry.line, entry, kind, der))
             self._reindex()
@@ -611,8 +609,7 @@ class TrustStore:
                                 self.add_link(cert, source, dn=entry.dn, report=report)
                             else:
                                 raise TrustStoreError(
-                                    f"{label}: a CSCA is trusted only through a master list "
-                                    "or an explicit add",
+                                    f"{label}: a CSCA is trusted only through a master list or an explicit add",
                                     code="CSCA_NOT_TRUSTED",
                                     object=label,
                                 )
@@ -690,9 +687,7 @@ def _crl_signed_by(crl: asn1crl.CertificateList, issuer: x509.Certificate) -> bo
     try:
         scheme, hash_alg, salt = describe_signature_algorithm(crl["signature_algorithm"])
         key = load_public_key(issuer["tbs_certificate"]["subject_public_key_info"])
-        verify_signature(
-            key, scheme, hash_alg, crl["tbs_cert_list"].dump(), bytes(crl["signature"].native), salt
-        )
+        verify_signature(key, scheme, hash_alg, crl["tbs_cert_list"].dump(), bytes(crl["signature"].native), salt)
         return True
     except PKIError:
         return False

@@ -100,9 +100,7 @@ def _verify_cert_signature(cert: x509.Certificate, issuer: x509.Certificate, all
             subject=cert.subject.human_friendly,
         )
     key = load_public_key(issuer["tbs_certificate"]["subject_public_key_info"])
-    verify_signature(
-        key, scheme, hash_alg, cert["tbs_certificate"].dump(), bytes(cert["signature_value"].native), salt
-    )
+    verify_signature(key, scheme, hash_alg, cert["tbs_certificate"].dump(), bytes(cert["signature_value"].native), salt)
 
 
 def issued_by(child: x509.Certificate | asn1crl.CertificateList, issuer: x509.Certificate) -> bool:
@@ -174,9 +172,7 @@ def validate_ds_path(
         try:
             types = document_types(ds_cert)
         except (ValueError, TypeError) as exc:
-            raise PKIValidationError(
-                "DS_PROFILE", "document type list malformed", at=at, subject=subject
-            ) from exc
+            raise PKIValidationError("DS_PROFILE", "document type list malformed", at=at, subject=subject) from exc
         if types is None or policy.require_document_type not in types:
             raise PKIValidationError(
                 "DS_DOC_TYPE",
@@ -187,9 +183,7 @@ def validate_ds_path(
             )
 
     # Step 2 (RFC 5280 §6.1.3 (a)(1)): build the path and verify signatures (cached per DS fingerprint).
-    path = trust_store.cached_path(
-        ds_cert, policy.allow_sha1, lambda: _build_path(ds_cert, trust_store, policy)
-    )
+    path = trust_store.cached_path(ds_cert, policy.allow_sha1, lambda: _build_path(ds_cert, trust_store, policy))
     warnings: list[tuple[str, str]] = []
     if any(describe_signature_algorithm(c["signature_algorithm"])[1] == "sha1" for c in path[:-1]):
         warnings.append(("ALGORITHM_LEGACY", "a SHA-1 certificate signature was accepted by policy"))
@@ -256,9 +250,7 @@ def _check_times(path: list[x509.Certificate], at: datetime, ds_pkup: bool) -> N
                 )
 
 
-def _build_path(
-    ds_cert: x509.Certificate, store: TrustStore, policy: ValidationPolicy
-) -> list[x509.Certificate]:
+def _build_path(ds_cert: x509.Certificate, store: TrustStore, policy: ValidationPolicy) -> list[x509.Certificate]:
     subject = _subject(ds_cert)
     candidates = [c for c in store.ca_certificates() if issued_by(ds_cert, c)]
     if not candidates:
@@ -282,8 +274,7 @@ def _build_path(
             return [ds_cert, *tail]
     raise PKIValidationError(
         "DS_NOT_SIGNED_BY_CSCA",
-        "the DS signature does not verify with any trusted CSCA key"
-        + (f" ({last_error.code})" if last_error else ""),
+        "the DS signature does not verify with any trusted CSCA key" + (f" ({last_error.code})" if last_error else ""),
         subject=subject,
     )
 

@@ -346,9 +346,7 @@ class PKI:
         ku_end = now + p.csca_key_usage_days * DAY
         not_after = ku_end + (p.ds_key_usage_days + p.longest_document_validity_days) * DAY
         name = build_name(p.country, p.organization, f"CSCA Vietnam {generation:02d}")
-        signer = Signer(
-            self.keystore, label, p.csca_hash, p.scheme_for(p.csca_key), (("purpose", "csca.self"),)
-        )
+        signer = Signer(self.keystore, label, p.csca_hash, p.scheme_for(p.csca_key), (("purpose", "csca.self"),))
         cert = build_certificate(
             role="csca",
             signer=signer,
@@ -512,9 +510,7 @@ class PKI:
             )
             self._put(
                 state,
-                CertRecord(
-                    "link", old_with_new.serial_number, None, self._write_cert(name_own, old_with_new), gen
-                ),
+                CertRecord("link", old_with_new.serial_number, None, self._write_cert(name_own, old_with_new), gen),
             )
             self._put(state, replace(old, status="previous"))
             self._issue_mls(state, now)
@@ -541,21 +537,15 @@ class PKI:
         with self._locked() as state:
             matches = [r for r in self._records(state) if r.serial == serial]
             if not matches:
-                raise WorkspaceError(
-                    f"no certificate with serial {serial} in this PKI", code="SERIAL_UNKNOWN"
-                )
+                raise WorkspaceError(f"no certificate with serial {serial} in this PKI", code="SERIAL_UNKNOWN")
             rec = matches[0]
             if rec.role in ("csca", "service_ca"):
-                raise WorkspaceError(
-                    "a CA cannot revoke its own certificate; run rollover-csca", code="REVOKE_REFUSED"
-                )
+                raise WorkspaceError("a CA cannot revoke its own certificate; run rollover-csca", code="REVOKE_REFUSED")
             if rec.status == "revoked":
                 raise WorkspaceError(f"serial {serial} is already revoked", code="ALREADY_REVOKED")
             was_current = rec.status == "current"
             self._put(state, replace(rec, status="revoked", revoked_at=_iso(now), reason=reason))
-            self.audit.append(
-                "cert.revoke", rec.label, now=now, serial=str(serial), role=rec.role, reason=reason
-            )
+            self.audit.append("cert.revoke", rec.label, now=now, serial=str(serial), role=rec.role, reason=reason)
             if was_current and rec.role == "ds":
                 self._issue_ds(state, now, reason="revocation")
             elif was_current and rec.role == "mls":
@@ -580,9 +570,7 @@ class PKI:
                 revoked = [
                     RevokedEntry(r.serial, _parse(r.revoked_at), r.reason or "unspecified")
                     for r in records
-                    if r.status == "revoked"
-                    and r.issuer_generation == csca.generation
-                    and r.role != "service"
+                    if r.status == "revoked" and r.issuer_generation == csca.generation and r.role != "service"
                 ]
                 number = int(state["crl_numbers"].get(str(csca.generation), 0)) + 1
                 signer = self._signer(csca.label, p.csca_key, p.csca_hash, purpose="crl", crl_number=number)
@@ -625,10 +613,7 @@ class PKI:
         rows = self._load()["crls"]
         if not rows:
             return True
-        return (
-            min(_parse(r["next_update"]) for r in rows[-len(self._records(self._load(), "csca")) :]) - now
-            < 2 * DAY
-        )
+        return min(_parse(r["next_update"]) for r in rows[-len(self._records(self._load(), "csca")) :]) - now < 2 * DAY
 
     # -- master list -----------------------------------------------------------------------------
     def master_list(self, now: datetime | None = None, extra_cscas: Iterable[x509.Certificate] = ()) -> bytes:
@@ -713,14 +698,17 @@ class PKI:
         from icao9303.lds.sod import SOD, build_lds_security_object
 
         lso = build_lds_security_object(
-            hash_name(hash_algorithm), dict(data_group_hashes), lds_version=lds_version,
+            hash_name(hash_algorithm),
+            dict(data_group_hashes),
+            lds_version=lds_version,
             unicode_version=unicode_version,
         )
         ci = self._sign_with_ds(ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, lso.dump(), doc_type, now, "sod")
         return SOD.from_content_info(ci).to_bytes()
 
-    def sign_card_security(self, security_infos_der: bytes, doc_type: str = "ID", *,
-                           now: datetime | None = None) -> bytes:
+    def sign_card_security(
+        self, security_infos_der: bytes, doc_type: str = "ID", *, now: datetime | None = None
+    ) -> bytes:
         """EF.CardSecurity bytes: ContentInfo / SignedData over SecurityInfos (eContentType id-SecurityObject,
         BSI TR-03110-3 A.1.2.3; 9303-11 §9.2.1 for PACE-CAM) with the current DS, under the same rules,
         counting and audit as :meth:`sign_sod`. Decision: the DS signs EF.CardSecurity (9303-11 allows
@@ -730,8 +718,9 @@ class PKI:
         ci = self._sign_with_ds(ID_SECURITY_OBJECT, security_infos_der, doc_type, now, "card-security")
         return ci.dump()
 
-    def _sign_with_ds(self, econtent_type: str, econtent: bytes, doc_type: str, now: datetime | None,
-                      purpose: str) -> Any:
+    def _sign_with_ds(
+        self, econtent_type: str, econtent: bytes, doc_type: str, now: datetime | None, purpose: str
+    ) -> Any:
         now = self._now(now)
         with self._locked() as state:
             rec, cert = self.current_ds()
@@ -768,9 +757,7 @@ class PKI:
             raise SigningRefused(f"DS {rec.label} is {rec.status}", code="DS_NOT_CURRENT", at=now)
         pkup = cert.private_key_usage_period_value
         if not (cert.not_valid_before <= now <= cert.not_valid_after):
-            raise SigningRefused(
-                f"DS {rec.label} certificate is not valid at {now}", code="DS_EXPIRED", at=now
-            )
+            raise SigningRefused(f"DS {rec.label} certificate is not valid at {now}", code="DS_EXPIRED", at=now)
         if pkup is not None and not (pkup["not_before"].native <= now <= pkup["not_after"].native):
             raise SigningRefused(
                 f"DS {rec.label} is outside its private key usage period", code="DS_KEY_EXPIRED", at=now
@@ -800,9 +787,7 @@ class PKI:
             ca = next((r for r in self._records(state, "service_ca")), None)
             if ca is None:
                 label = "service-ca"
-                public = self.keystore.generate_key_pair(
-                    label, KeySpec("ec", curve="P-384"), purpose="service_ca"
-                )
+                public = self.keystore.generate_key_pair(label, KeySpec("ec", curve="P-384"), purpose="service_ca")
                 ca_name = build_name(p.country, p.organization, "Cancuoc Service CA")
                 ca_cert = build_certificate(
                     role="service_ca",
@@ -828,9 +813,7 @@ class PKI:
             ca_cert = self.certificate(ca)
             old = [r for r in self._records(state, "service") if r.name == name and r.status == "current"]
             label = self._next_label(state, f"svc-{_safe(name)}")
-            public = self.keystore.generate_key_pair(
-                label, KeySpec.parse(key), purpose="service", service=name
-            )
+            public = self.keystore.generate_key_pair(label, KeySpec.parse(key), purpose="service", service=name)
             cert = build_certificate(
                 role="service",
                 signer=Signer(self.keystore, ca.label, "sha384", "ecdsa", (("purpose", "cert.service"),)),
@@ -861,9 +844,7 @@ class PKI:
     def service_key(self, name: str) -> tuple[Signer, x509.Certificate, x509.Certificate]:
         """(signer, certificate, service CA certificate) of the current key named ``name``."""
         state = self._load()
-        rec = next(
-            (r for r in self._records(state, "service") if r.name == name and r.status == "current"), None
-        )
+        rec = next((r for r in self._records(state, "service") if r.name == name and r.status == "current"), None)
         if rec is None:
             raise WorkspaceError(
                 f"no service key named {name!r}: run `cancuoc pki service-key {name}`",
@@ -872,9 +853,7 @@ class PKI:
         ca = next(r for r in self._records(state, "service_ca"))
         spec = self.keystore.key_spec(rec.label)
         scheme: SignatureScheme = "ecdsa" if spec.kind == "ec" else "pss"
-        signer = Signer(
-            self.keystore, rec.label, "sha256", scheme, (("purpose", "service"), ("service", name))
-        )
+        signer = Signer(self.keystore, rec.label, "sha256", scheme, (("purpose", "service"), ("service", name)))
         return signer, self.certificate(rec), self.certificate(ca)
 
     # -- reporting / export ----------------------------------------------------------------------
@@ -951,9 +930,7 @@ class PKI:
         (out / "VN-masterlist.ml").write_bytes(ml)
         written.append(out / "VN-masterlist.ml")
         ds_certs = [self.certificate(r) for r in self.records("ds")]
-        ldif = write_ldif(
-            pkd_entries_for(ds_certs=ds_certs, crls=crls, master_lists=[ml], country=self.policy.country)
-        )
+        ldif = write_ldif(pkd_entries_for(ds_certs=ds_certs, crls=crls, master_lists=[ml], country=self.policy.country))
         (out / "VN-pkd.ldif").write_text(ldif)
         written.append(out / "VN-pkd.ldif")
         return written
