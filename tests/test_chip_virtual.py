@@ -102,7 +102,7 @@ def test_access_rules(cards):
     assert tx(sm, "00B0830004")[1] == 0x6982             # DG3 refused without EAC, even under BAC
     assert tx(sm, "00B0810004") == (CONTENT["DG1"][:4], 0x9000)
     # no command reaches a private key or the access keys: only the personalization dialect writes them
-    assert tx(sm, "00CA010100")[1] == 0x6D00
+    assert tx(sm, "00CA010100")[1] == 0x6A88             # GET DATA answers only 9F7F (the chip serial)
     assert tx(sm, "00D6000001FF")[1] == 0x6985           # locked: writes refused
     assert tx(sm, "0046000100")[1] == 0x6985
 
@@ -349,3 +349,15 @@ def test_chip_authentication_refusals(cards):
     assert tx(sm, "002241A40C800A04007F00070202030202")[1] == 0x9000
     assert tx(sm, "00860000047C02800100")[1] == 0x6A80                       # bad public key
     assert tx(sm, "00B0810004")[1] == 0x9000                                 # the BAC session is kept
+
+
+def test_read_serial_for_transport_key_diversification():
+    from firmware_profiles import diversify_transport_key
+    from tests.test_chip_helpers import MASTER
+
+    t = ChipTransport(VirtualChip(new_blank_card("vn-cc-2024", SERIAL, TK)))
+    s = PersonalizationSession(t, "vn-cc-2024")
+    serial = s.read_serial()
+    assert serial == SERIAL
+    s.authenticate(diversify_transport_key(MASTER, serial))
+    assert s.authenticated
