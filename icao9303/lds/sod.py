@@ -173,13 +173,17 @@ class SOD(BytesEquality):
             lso.native  # noqa: B018 - force a full parse so malformed content fails here
             for si in sd["signer_infos"]:
                 si.native  # noqa: B018
-            for cert in sd["certificates"] or []:
-                cert.native  # noqa: B018
+            # Decision: certificates are checked when first asked for (`certificates`), not here:
+            # their full parse costs more than the rest of the SOD together.
         except LDSError:
             raise
         except ASN1_ERRORS as exc:
             raise _asn1_error(exc, "SignedData") from exc
         object.__setattr__(self, "_lso", lso)
+        hashes_: dict[int, bytes] = {}
+        for h in lso["data_group_hash_values"]:
+            hashes_[int(h["data_group_number"].native)] = bytes(h["data_group_hash_value"].native)
+        object.__setattr__(self, "_dg_hashes", hashes_)
         version = lso["version"].native
         has_info = isinstance(lso["lds_version_info"], LDSVersionInfo)
         if version not in (0, 1) or (version == 1) != has_info:
@@ -249,11 +253,8 @@ class SOD(BytesEquality):
 
     @property
     def dg_hashes(self) -> dict[int, bytes]:
-        """{data group number: hash value} in the order of the SOD."""
-        return {
-            int(h["data_group_number"].native): bytes(h["data_group_hash_value"].native)
-            for h in self.lds_security_object["data_group_hash_values"]
-        }
+        """{data group number: hash value} in the order of the SOD (a copy)."""
+        return dict(self._dg_hashes)  # type: ignore[attr-defined]
 
     @property
     def lds_version(self) -> str | None:
@@ -267,7 +268,7 @@ class SOD(BytesEquality):
 
     def verify_data_group(self, number: int, data: bytes) -> None:
         """Raise LDSError unless the SOD holds a hash for DG `number` equal to the hash of `data` as read."""
-        expected = self.dg_hashes.get(number)
+        expected = self._dg_hashes.get(number)  # type: ignore[attr-defined]
         if expected is None:
             raise LDSError(f"EF.SOD has no hash for DG{number}", file="EF.SOD", reason="lds.dg_hash_missing")
         actual = hashlib.new(self.hash_algorithm, bytes(data)).digest()
@@ -285,9 +286,14 @@ class SOD(BytesEquality):
     def certificates(self) -> list[x509.Certificate]:
         """The certificates carried in SignedData (normally the Document Signer certificate)."""
         out = []
-        for choice in self.signed_data["certificates"] or []:
-            if choice.name == "certificate":
-                out.append(choice.chosen)
+        try:
+            for choice in self.signed_data["certificates"] or []:
+                if choice.name == "certificate":
+                    cert = choice.chosen
+                    cert.native  # noqa: B018 - a malformed certificate fails here, as LDSError
+                    out.append(cert)
+        except ASN1_ERRORS as exc:
+            raise _asn1_error(exc, "certificates") from exc
         return out
 
     def signed_attrs(self, index: int = 0) -> cms.CMSAttributes | None:
