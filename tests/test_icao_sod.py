@@ -147,7 +147,7 @@ def test_wrong_content_type(signer):
         SOD.from_content_info(ci.dump())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_sod_gives_lds_error_only(data):
     raw = bytearray(_SOD_SAMPLE)
@@ -155,7 +155,10 @@ def test_mutated_sod_gives_lds_error_only(data):
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
     try:
-        SOD.from_bytes(bytes(raw))
+        sod = SOD.from_bytes(bytes(raw))
+        # every accessor a verifier uses must also fail only with LDSError
+        sod.certificates, sod.signer_certificate(), sod.signed_attrs_bytes(), sod.message_digest()
+        sod.describe(), sod.signature(), sod.digest_algorithm(), sod.econtent_bytes
     except ICAOError as exc:
         assert isinstance(exc, LDSError)
 
