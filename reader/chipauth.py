@@ -33,11 +33,13 @@ def aa_le(key_info: Any) -> int:
     """Le for INTERNAL AUTHENTICATE from the DG15 key (9303-11 §6.1): RSA: modulus bytes; ECDSA:
     the DER signature of two field-size integers (2·n + 9 bytes). Short Le (≤ 256) whenever it fits."""
     algo = key_info["algorithm"]["algorithm"].native
-    if algo == "rsa":
-        return max(1, (key_info.unwrap()["modulus"].native.bit_length() + 7) // 8)
+    try:
+        n = (key_info.bit_size + 7) // 8
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ReaderError("DG15 key size unknown", reason=ReasonCode.UNKNOWN_ALGORITHM, step="AA") from exc
+    if algo in ("rsa", "rsassa_pss"):
+        return n
     if algo == "ec":
-        bits = key_info.bit_size
-        n = (bits + 7) // 8
         return min(2 * n + 9, 65536)
     raise ReaderError(f"unknown Active Authentication key algorithm {algo}",
                       reason=ReasonCode.UNKNOWN_ALGORITHM, step="AA")
@@ -62,26 +64,20 @@ def perform_aa(transport: Transport, key_info: Any, challenge: bytes | None = No
 
 
 def perform_ca(sm_transport: Any, dg14_bytes: bytes) -> dict[str, Any]:
-    """Chip Authentication v1 with the DG14 key; switches `sm_transport` to the new session and
-    returns the evidence record (protocol, OID, key id, the chip key used as SPKI DER)."""
+    """Chip Authentication v1 with the DG14 key (`icao9303.crypto.ca.select_chip_authentication`
+    picks the protocol and the key, by keyId when DG14 holds several); the SM transport restarts with
+    the CA keys. Returns the evidence record (protocol, OID, key id, the chip key's
+    ChipAuthenticationPublicKeyInfo as read)."""
     from icao9303.lds.security_infos import DG14
 
     infos = DG14.from_bytes(dg14_bytes).security_infos
-    ca_infos = infos.chip_authentication_infos
-    key_infos = infos.chip_authentication_public_key_infos
-    if not key_infos:
+    if not infos.chip_authentication_public_key_infos:
         raise ReaderError("DG14 has no Chip Authentication key", reason=ReasonCode.CA_NOT_SUPPORTED,
                           step="CA")
-    # Decision: with several keys, use the first ChipAuthenticationInfo's keyId; its key must exist.
-    key_id = ca_infos[0]["key_id"].native if ca_infos and ca_infos[0]["key_id"].native is not None else None
-    key_info = infos.chip_authentication_public_key(key_id if len(key_infos) > 1 or key_id is not None
-                                                    else None)
-    oid = ca_infos[0].protocol if ca_infos else None
     ca = _crypto("ca")
-    result = ca.perform_chip_authentication(sm_transport, oid, key_info, key_id=key_id)
-    sm_transport.replace_session(result.secure_messaging())
-    return {"protocol": "CA", "oid": oid, "key_id": key_id,
-            "chip_public_key": key_info["chip_authentication_public_key"].dump()}
+    oid, key = ca.select_chip_authentication(infos)
+    ca.perform_chip_authentication(sm_transport, oid, key)
+    return {"protocol": "CA", "oid": oid, "key_id": key.key_id, "chip_public_key": bytes(key.public_key)}
 
 
 def _cam_key_from_card_security(card_security: bytes) -> tuple[bytes, Any]:

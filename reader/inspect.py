@@ -28,7 +28,6 @@ from reader.lds_view import com_dg_numbers, dg15_public_key_info
 from reader.reading import (
     DEFAULT_READ_SIZE_MEMORY,
     FILES,
-    SHORT_READ_DEFAULT,
     FileReader,
     FileReadError,
     ReadSizeMemory,
@@ -97,6 +96,30 @@ class _Run:
 def _atr(transport: Any) -> bytes | None:
     atr = getattr(transport, "atr", None)
     return bytes(atr) if isinstance(atr, bytes | bytearray) else None
+
+
+def _initial_read_size(atr: bytes | None, atr_info: bytes | None, policy: ReadPolicy) -> tuple[int, bool]:
+    """(first READ BINARY size, extended length allowed), from the most specific source: EF.ATR/INFO's
+    DO 7F66, then a firmware profile whose ATR matches (profiles are data, `firmware_profiles`), then the
+    ATR's card capabilities; else short reads of `policy.initial_read_size`.
+
+    Decision: a read size from a profile is its `max_read_binary`; the step-down still guards it."""
+    info_ne = extended_length_from_atr_info(atr_info) if atr_info else None
+    if info_ne:
+        return min(info_ne, 65536), info_ne > 256
+    if atr:
+        try:
+            from firmware_profiles import detect_profile
+
+            limits = detect_profile(atr).apdu
+            if limits.extended_length:
+                return min(limits.max_read_binary, limits.max_response_data, 65536), True
+            return min(limits.max_read_binary, 256), False
+        except Exception:  # noqa: S110 - unknown ATR: fall through to the generic sources
+            pass
+    if extended_length_from_atr(atr):
+        return 65536, True
+    return min(policy.initial_read_size, 256), False
 
 
 def _fail_report(run: _Run, check: Check, at: datetime, t_start: float) -> VerificationReport:
@@ -195,10 +218,8 @@ def inspect_card(transport: Transport, access_key: AccessKey, trust_store: Any, 
     if s.card_access is not None:
         run.files["EF.CardAccess"] = s.card_access
     atr = _atr(transport)
-    ext = extended_length_from_atr(atr)
-    info_ne = extended_length_from_atr_info(s.atr_info) if s.atr_info else None
-    initial = info_ne if info_ne else (65536 if ext else min(policy.initial_read_size, SHORT_READ_DEFAULT))
-    run.reader = FileReader(s.transport, initial_size=initial, extended=bool(ext or (info_ne or 0) > 256),
+    initial, extended = _initial_read_size(atr, s.atr_info, policy)
+    run.reader = FileReader(s.transport, initial_size=initial, extended=extended,
                             memory=run.memory, chip_key=(atr or b"").hex(), reopen=run.reopen,
                             max_resumes=policy.max_resumes)
     try:

@@ -32,6 +32,9 @@ SPECIMEN_MRZ = ("IDVNM0900123450079090012345<<0"
                 "NGUYEN<<VAN<AN<<<<<<<<<<<<<<<<")
 SPECIMEN_ID = "079090012345"
 SPECIMEN_CAN = SPECIMEN_ID[-6:]
+SPECIMEN_MRZ_2 = ("IDVNM1620043219001162004321<<0"
+                  "6201016F9912315VNM<<<<<<<<<<<2"
+                  "TRAN<<THI<BINH<<<<<<<<<<<<<<<<")
 
 
 class MemoryKeyStore:
@@ -75,6 +78,7 @@ class TestPKI:
     revoke_ds: bool = False
     hash: str = "sha256"
     store: MemoryKeyStore = field(default_factory=MemoryKeyStore)
+    __test__ = False  # not a pytest test class
 
     def __post_init__(self) -> None:
         from pki.profiles import (
@@ -169,15 +173,13 @@ def portrait_jpeg(size: int = 20_000, seed: int = 7) -> bytes:
 
 
 def _dg2(jpeg: bytes) -> bytes:
-    """DG2: 75 { 7F61 { 02 count, 7F60 { A1 BHT, 5F2E ISO 19794-5 record } } } (9303-10 §4.7.2)."""
-    n = 14 + 20 + 12 + len(jpeg)
-    record = (b"FAC\x00" + b"010\x00" + n.to_bytes(4, "big") + (1).to_bytes(2, "big")
-              + (20 + 12 + len(jpeg)).to_bytes(4, "big") + bytes(16)   # facial info (zeroed, 20 bytes)
-              + b"\x01\x01" + bytes(10) + jpeg)                        # image info: JPEG, then data
-    bht = encode_tlv(0xA1, encode_tlv(0x80, b"\x01\x01") + encode_tlv(0x81, b"\x02")
-                     + encode_tlv(0x87, b"\x01\x01") + encode_tlv(0x88, b"\x00\x08"))
-    return encode_tlv(0x75, encode_tlv(0x7F61, encode_tlv(0x02, b"\x01")
-                                       + encode_tlv(0x7F60, bht + encode_tlv(0x5F2E, record))))
+    """DG2 with one full-frontal JPEG portrait (9303-10 §4.7.2, ISO/IEC 19794-5) via `icao9303.lds.dg2`."""
+    from PIL import Image
+
+    from icao9303.lds.dg2 import DG2
+
+    w, h = Image.open(io.BytesIO(jpeg)).size
+    return DG2.from_image(jpeg, w, h).to_bytes()
 
 
 class _DG13Entry(core.Sequence):
@@ -358,3 +360,27 @@ def personalize(profile_name: str, pki: TestPKI | None = None, *, serial: str | 
     s.lock()
     chip.power_off()
     return PersonalizedCard(chip, state, files, pki, profile, mrz, can[-6:], gen)
+
+
+def with_files(card: PersonalizedCard, files: Mapping[str, bytes]) -> Any:
+    """A new virtual chip with `card`'s keys and state but these file contents (a copy: `card` is
+    untouched). The fast way to give a test a chip that returns mutated files."""
+    import copy
+
+    from firmware_profiles.chip import VirtualChip
+    from firmware_profiles.state import StoredFile
+
+    state = copy.deepcopy(card.state)
+    state.path = None
+    for name, data in files.items():
+        spec = card.profile.file_by_name(name)
+        state.files[(spec.df, spec.fid)] = StoredFile(spec.df, spec.fid, len(data), bytearray(data))
+    return VirtualChip(state)
+
+
+def resign(card: PersonalizedCard, pki: TestPKI | None = None, **build: Any) -> tuple[Any, dict[str, bytes]]:
+    """Rebuild and re-sign every file of `card` (same chip keys, MRZ) with `build` options, on a copy."""
+    build.setdefault("mrz", card.mrz)
+    files = build_card_files(card.profile, pki or card.pki, ca_spki=card.keys.get("CA"),
+                             aa_spki=card.keys.get("AA"), **build)
+    return with_files(card, files), files

@@ -280,25 +280,14 @@ def _check_document(bundle: EvidenceBundle, out: EvidenceVerification) -> None:
                                 portrait_format=portrait[1] if portrait else None)
 
 
-def _check_access_key(bundle: EvidenceBundle, mrz: str, fields: dict[str, str]) -> Check:
-    """DG1 vs the access key: recompute the seed from DG1 and compare digests (constant time).
+def _check_access_key(bundle: EvidenceBundle, mrz: Any, fields: dict[str, str]) -> Check:
+    """DG1 vs the access key: recompute the seed from DG1 (its MRZ information, 9303-11 §9.7.2, or
+    the CAN) and compare digests in constant time.
     Decision (VN_CARD.md): the CAN is the last 6 digits of the personal ID in the TD1 optional data."""
     if bundle.access is None or bundle.access_key_digest is None:
         return Check.skipped("pa.dg1_access_key", ReasonCode.NOT_PERFORMED, "no access key record")
     if bundle.access.password_type == "MRZ":  # noqa: S105 - a password *type*, not a password
-        from icao9303.crypto.kdf import MRZKey
-
-        if len(mrz) == 90:
-            doc = mrz[5:14]
-            if mrz[14] == "<":
-                doc = doc + mrz[15:30].split("<", 1)[0][:-1]
-        else:
-            doc = mrz[44:53]
-        try:
-            seed = MRZKey(doc.rstrip("<"), fields["date_of_birth"], fields["date_of_expiry"]) \
-                .mrz_information.decode("ascii")
-        except ICAOError:
-            return Check.failed("pa.dg1_access_key", ReasonCode.MRZ_MISMATCH, "DG1 dates are not YYMMDD")
+        seed = mrz.mrz_information
     else:
         pid = fields.get("personal_id", "")
         seed = pid[-6:] if pid else ""
@@ -385,14 +374,14 @@ def _check_chip_authentication(bundle: EvidenceBundle, out: EvidenceVerification
     chip_key = rec.get("chip_public_key")
     try:
         if protocol == "CA":
+            from icao9303.crypto.ca import select_chip_authentication
             from icao9303.lds.security_infos import DG14
 
             if "DG14" not in bundle.files:
                 raise ValueError("DG14 not read")
             dg14_infos = DG14.from_bytes(bundle.files["DG14"]).security_infos
-            key_info = dg14_infos.chip_authentication_public_key(rec.get("key_id"))
-            spki = key_info["chip_authentication_public_key"].dump()
-            if chip_key is not None and not hmac.compare_digest(bytes(chip_key), spki):
+            _oid, key = select_chip_authentication(dg14_infos, rec.get("key_id"))
+            if chip_key is not None and not hmac.compare_digest(bytes(chip_key), bytes(key.public_key)):
                 out.checks.append(Check.failed("ca", ReasonCode.CA_FAILED, "CA used a key not in DG14"))
                 return
         elif protocol == "PACE-CAM":
