@@ -4,7 +4,13 @@ from __future__ import annotations
 import pytest
 
 from firmware_profiles.vpcd import EchoCard
+from reader import Outcome
+from reader import ReasonCode as RC
+from reader.access import can_key, mrz_key_from_text
 from reader.errors import CardRemovedError, NoCardError, NoReaderError, ReasonCode, TransportError
+from reader.inspect import inspect_card
+from reader.reading import ReadSizeMemory
+from reader.testing import NOW, personalize
 from reader.transport import PcscTransport, list_readers
 
 pytestmark = pytest.mark.pcsc
@@ -67,3 +73,82 @@ def test_errors(virtual_card, pcscd):
         assert ei.value.reason is ReasonCode.CARD_REMOVED
     finally:
         t.close()
+
+
+# -- whole inspections through pcscd + vpcd + pyscard ---------------------------------------------------
+
+
+
+@pytest.fixture(scope="module")
+def cards():
+    return {p: personalize(p) for p in ("vn-cccd-2021", "vn-cc-2024", "legacy-bac")}
+
+
+@pytest.mark.parametrize("profile", ["vn-cccd-2021", "vn-cc-2024", "legacy-bac"])
+def test_inspect_every_profile_through_pcscd(virtual_card, cards, profile):
+    card = cards[profile]
+    name = virtual_card.insert(card.chip, slot=0)
+    key = can_key(card.can) if card.profile.pace else mrz_key_from_text(card.mrz)
+    with PcscTransport(name) as t:
+        r = inspect_card(t, key, card.pki.trust_store(), at=NOW, memory=ReadSizeMemory())
+    assert r.verdict is Outcome.PASSED, [c for c in r.checks if c.outcome is Outcome.FAILED]
+    assert r.document.portrait and len(r.evidence.files["DG2"]) > 15_000
+    if profile == "legacy-bac":
+        # short APDUs only: every command and response fits ISO 7816-4 short lengths
+        assert r.access.method == "BAC" and r.apdu.read_size <= 223
+    if profile == "vn-cc-2024":
+        assert r.apdu.read_size > 256 and r.chip_authentication == "PACE-CAM"
+
+
+def test_card_removed_mid_read_through_pcscd(virtual_card, cards):
+    card = cards["vn-cccd-2021"]
+    name = virtual_card.insert(card.chip, slot=0)
+
+    class PullCard:
+        def __init__(self, inner):
+            self.inner, self.reads = inner, 0
+
+        def transmit(self, apdu):
+            if apdu[1] == 0xB0 and apdu[0] & 0x0C:
+                self.reads += 1
+                if self.reads == 15:
+                    virtual_card.remove(0)
+            return self.inner.transmit(apdu)
+
+        def __getattr__(self, attr):
+            return getattr(self.inner, attr)
+
+    with PcscTransport(name) as t:
+        r = inspect_card(PullCard(t), can_key(card.can), card.pki.trust_store(), at=NOW,
+                         memory=ReadSizeMemory())
+    assert r.verdict is Outcome.FAILED
+    assert {c.id: c.reason for c in r.checks if c.outcome is Outcome.FAILED}["read"] is RC.CARD_REMOVED
+
+
+def test_cancuoc_read_cli(virtual_card, cards, tmp_path, capsys):
+    import json
+
+    from cancuoc.cli import main
+    from pki.truststore import TrustStore
+    from reader import EvidenceBundle, reverify
+
+    card = cards["vn-cccd-2021"]
+    ts = TrustStore(tmp_path / "ts")
+    ts.add_csca(card.pki.csca)
+    ts.add_crl(card.pki.crl)
+    name = virtual_card.insert(card.chip, slot=0)
+    evidence = tmp_path / "evidence.json"
+    portrait = tmp_path / "face"
+    argv = ["read", "--reader", name, "--can", card.can, "--trust-store", str(tmp_path / "ts"),
+            "--at", NOW.isoformat(), "--save-evidence", str(evidence), "--portrait", str(portrait)]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "passed" and report["document"]["mrz_fields"]["personal_id"] == "079090012345"
+    assert (tmp_path / "face.jpg").read_bytes().startswith(b"\xff\xd8")
+    offline = reverify(EvidenceBundle.from_json(evidence.read_text()), TrustStore(tmp_path / "ts"), NOW)
+    assert offline.verdict is Outcome.PASSED
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "PASSED" in text and "Portrait" in text and "face.jpg" in text
+    assert main(["read", "--reader", name, "--can", "111111", "--trust-store", str(tmp_path / "ts")]) == 1
+    assert "ACCESS_DENIED" in capsys.readouterr().out
