@@ -254,6 +254,13 @@ def _build_path(ds_cert: x509.Certificate, store: TrustStore, policy: Validation
     subject = _subject(ds_cert)
     candidates = [c for c in store.ca_certificates() if issued_by(ds_cert, c)]
     if not candidates:
+        if any(c.subject == ds_cert.issuer for c in store.ca_certificates()):
+            # a trusted CSCA of that name exists, but its key (identifier) is not the one that signed
+            raise PKIValidationError(
+                "DS_NOT_SIGNED_BY_CSCA",
+                f"no trusted key of {ds_cert.issuer.human_friendly} matches the DS authority key identifier",
+                subject=subject,
+            )
         raise PKIValidationError(
             "CSCA_UNKNOWN", f"no trusted CSCA named {ds_cert.issuer.human_friendly}", subject=subject
         )
