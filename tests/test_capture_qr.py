@@ -103,7 +103,8 @@ def test_fuzz_parser_raises_only_its_own_error(text):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    name=st.text(alphabet="AĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXYàáạảãăằắặẳẵâầấậẩẫđèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹ ",
+    name=st.text(alphabet="AĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXY"
+                          "àáạảãăằắặẳẵâầấậẩẫđèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹ ",
                  min_size=1, max_size=40).filter(lambda s: s.strip()),
     birth=st.dates(dt.date(1920, 1, 1), dt.date(2024, 1, 1)),
     days=st.integers(0, 30000),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,10 @@ def _decode(data: bytes) -> np.ndarray:
     prints to stderr and may return a partial image) and lets us bound the size before decoding.
     """
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
+            opened = Image.open(io.BytesIO(data))
+        with opened as img:
             width, height = img.size
             _check_dims(height, width)
             img.load()
@@ -47,7 +51,7 @@ def _decode(data: bytes) -> np.ndarray:
 
 def _check_dims(height: int, width: int) -> None:
     if height * width > MAX_PIXELS:
-        raise ImageError(f"image has {width}x{height} pixels (limit {MAX_PIXELS})", code=IMAGE_TOO_LARGE)
+        raise ImageError(f"image is too large: {width}x{height} pixels (limit {MAX_PIXELS})", code=IMAGE_TOO_LARGE)
     if min(height, width) < MIN_SIDE:
         raise ImageError(f"image is {width}x{height} pixels (minimum side {MIN_SIDE})", code=IMAGE_TOO_SMALL)
 
