@@ -139,6 +139,7 @@ class VirtualChip:
         self.chip_time_s = 0.0
         self.last_apdu_time_s = 0.0
         self.apdu_count = 0
+        self.internal_errors = 0  # APDUs answered 6F00 by the last-resort handler (a bug if ever > 0)
         self._powered = False
         self._session = _Session()
         self._apdu_time = 0.0
@@ -178,6 +179,7 @@ class VirtualChip:
             response = self._process(bytes(apdu))
         except Exception:  # last line of defence: a card never crashes the reader
             log.exception("virtual chip internal error")
+            self.internal_errors += 1
             self._session.drop_access()
             response = b"\x6f\x00"
         t = self._apdu_time + (self.profile.timing.apdu_overhead_us
