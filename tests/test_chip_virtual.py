@@ -361,3 +361,28 @@ def test_read_serial_for_transport_key_diversification():
     assert serial == SERIAL
     s.authenticate(diversify_transport_key(MASTER, serial))
     assert s.authenticated
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_active_authentication(cards, name):
+    import os as _os
+
+    from icao9303.crypto.aa import active_authentication_le, verify_active_authentication
+    from icao9303.crypto.errors import AuthenticationError
+
+    chip, _state, keys = cards[name]
+    profile = load_profile(name)
+    t = ChipTransport(chip)
+    t.reset()
+    sm = open_bac(t)
+    challenge = _os.urandom(8)
+    le = active_authentication_le(keys["AA"])
+    sig, sw = tx(sm, CommandAPDU(0, 0x88, 0, 0, challenge, le).to_bytes())
+    assert sw == 0x9000
+    from firmware_profiles.security_infos import aa_signature_oid
+
+    verify_active_authentication(keys["AA"], challenge, sig, signature_algorithm=aa_signature_oid(profile))
+    with pytest.raises(AuthenticationError):
+        verify_active_authentication(keys["AA"], bytes(8), sig, signature_algorithm=aa_signature_oid(profile))
+    assert tx(sm, CommandAPDU(0, 0x88, 0, 0, challenge[:7], le).to_bytes())[1] == 0x6700
+    assert tx(sm, CommandAPDU(0, 0x88, 0, 1, challenge, le).to_bytes())[1] == 0x6A86
