@@ -241,7 +241,9 @@ class ECGroup(Group):
         return super().agree(private, peer)
 
     def with_generator(self, generator: Any) -> ECGroup:
-        g = PointJacobi(self.curve, generator.x(), generator.y(), 1, self._order, generator=True)
+        # generator=False: a mapped generator is used for one or two multiplications, so the
+        # precomputation ecdsa does for generators would cost more than it saves.
+        g = PointJacobi(self.curve, generator.x(), generator.y(), 1, self._order)
         return ECGroup(self.curve, g, self._order, parameter_id=None, name=f"{self.name} (mapped)")
 
     def combine(self, s: int, h: Any) -> Any:
