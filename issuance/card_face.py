@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import segno
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from reader.capture.qr_payload import CardQR, QRGeneration, format_qr_payload
 
@@ -73,6 +73,25 @@ class CardFaceData:
 
     def __repr__(self) -> str:
         return f"CardFaceData(generation={self.generation.value!r}, <redacted>)"
+
+    @classmethod
+    def build(cls, generation: QRGeneration, *, personal_id: str, full_name: str, date_of_birth: dt.date,
+              sex: str, date_of_issue: dt.date, place_of_residence: str, place_of_origin: str = "",
+              place_of_birth: str = "", cmnd: str = "", identifying_features: str = "",
+              portrait: bytes | None = None, nationality: str = "Việt Nam") -> CardFaceData:
+        """Card face data with the expiry from the age rules (``icao9303.vn.card_expiry``) and the TD1 MRZ
+        from ``icao9303.mrz.MRZ.for_vn_card`` — the same functions composition uses for DG1."""
+        from icao9303.mrz import MRZ
+        from icao9303.vn import card_expiry
+
+        expiry = card_expiry(date_of_birth, date_of_issue)
+        mrz = MRZ.for_vn_card(personal_id, full_name, date_of_birth, sex, expiry)
+        lines = mrz.lines
+        return cls(generation=generation, personal_id=personal_id, full_name=full_name,
+                   date_of_birth=date_of_birth, sex=sex, date_of_issue=date_of_issue, date_of_expiry=expiry,
+                   mrz=(lines[0], lines[1], lines[2]), place_of_residence=place_of_residence,
+                   place_of_origin=place_of_origin, place_of_birth=place_of_birth, nationality=nationality,
+                   cmnd=cmnd, identifying_features=identifying_features, portrait=portrait)
 
     def qr(self) -> CardQR:
         return CardQR(
@@ -144,7 +163,9 @@ class _Canvas:
 
     def paste(self, img: Image.Image, x: float, y: float, w: float, h: float) -> None:
         box = (self.px(w), self.px(h))
-        self.image.paste(img.convert("RGB").resize(box, Image.Resampling.LANCZOS), (self.px(x), self.px(y)))
+        # crop to the box's aspect ratio (centred) rather than distort the face
+        fitted = ImageOps.fit(img.convert("RGB"), box, Image.Resampling.LANCZOS, centering=(0.5, 0.4))
+        self.image.paste(fitted, (self.px(x), self.px(y)))
 
     def qr(self, payload: str, x: float, y: float, size: float) -> None:
         # Decision: error correction level M and an explicit ECI (UTF-8) designator, so a reader need not

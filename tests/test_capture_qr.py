@@ -81,6 +81,9 @@ def test_empty_cmnd_is_kept_as_a_field():
         ("079090012345||A|15031990|Male|addr|01052021", "sex"),
         ("079090012345|| |15031990|Nam|addr|01052021", "name"),
         ("079090012345||A|15031990|Nam|addr|01051980", "before"),
+        ("999090012345||A|15031990|Nam|addr|01052021", "province"),  # unassigned province code
+        ("079190012345||A|15031990|Nam|addr|01052021", "sex"),  # ID says female, QR says Nam
+        ("079090012345||A|15031991|Nam|addr|01052021", "birth year"),  # ID says 1990
         ("079090012345||A|15031990|Nam|addr|01052021|||", "fields"),
         ("x" * 5000, "too long"),
     ],
@@ -110,11 +113,15 @@ def test_fuzz_parser_raises_only_its_own_error(text):
     days=st.integers(0, 30000),
     cmnd=st.sampled_from(["", "123456789"]),
     gen=st.sampled_from(list(QRGeneration)),
+    sex=st.sampled_from(["M", "F"]),
 )
-def test_property_format_parse_round_trip(name, birth, days, cmnd, gen):
+def test_property_format_parse_round_trip(name, birth, days, cmnd, gen, sex):
+    from icao9303.vn import century_sex_digit
     from reader.capture import CardQR
 
-    card = CardQR("001099000001", cmnd, name.strip(), birth, "F", "Hà Nội", birth + dt.timedelta(days=days), gen)
+    pid = f"001{century_sex_digit(birth.year, sex)}{birth.year % 100:02d}000001"
+    issue = min(birth + dt.timedelta(days=days), dt.date.today())
+    card = CardQR(pid, cmnd, name.strip(), birth, sex, "Hà Nội", issue, gen)
     again = parse_qr_payload(format_qr_payload(card))
     assert again == card
 

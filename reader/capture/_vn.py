@@ -1,55 +1,52 @@
-"""The one place where capture calls ``icao9303.vn`` / ``icao9303.mrz`` (VN rules, check digits)."""
+"""The one place where capture calls ``icao9303.vn`` / ``icao9303.mrz`` (VN rules, check digits, MRZ parsing)."""
 from __future__ import annotations
 
 import datetime as dt
 
-NO_EXPIRY_YYMMDD = "991231"
+from icao9303 import mrz, vn
+from icao9303.errors import ICAOError, MRZError, PersonalIDError
+
+NO_EXPIRY_YYMMDD = mrz.NO_EXPIRY
+
+__all__ = [
+    "NO_EXPIRY_YYMMDD",
+    "ICAOError",
+    "MRZError",
+    "PersonalIDError",
+    "can_from_personal_id",
+    "card_expiry",
+    "check_digit",
+    "document_number_from_personal_id",
+    "mrz_information",
+    "parse_mrz",
+    "parse_personal_id",
+]
 
 
 def check_digit(data: str) -> str:
-    """ICAO 9303-3 §4.9 check digit (7-3-1 weights)."""
-    try:
-        from icao9303 import mrz
-    except ImportError:  # TEMPORARY until icao9303.mrz lands
-        weights = (7, 3, 1)
-        total = 0
-        for i, ch in enumerate(data):
-            v = int(ch) if ch.isdigit() else (ord(ch) - 55 if ch.isalpha() else 0)
-            total += v * weights[i % 3]
-        return str(total % 10)
-    return str(mrz.check_digit(data))
+    """ICAO 9303-3 §4.9 check digit."""
+    return mrz.check_digit(data)
+
+
+def parse_personal_id(personal_id: str) -> vn.PersonalID:
+    return vn.parse_personal_id(personal_id)
 
 
 def can_from_personal_id(personal_id: str) -> str:
-    return personal_id[-6:]
+    return vn.can_from_personal_id(personal_id)
 
 
 def document_number_from_personal_id(personal_id: str) -> str:
-    return personal_id[3:12]
+    return vn.document_number_from_personal_id(personal_id)
 
 
 def card_expiry(date_of_birth: dt.date, date_of_issue: dt.date) -> dt.date | None:
-    try:
-        from icao9303 import vn
-    except ImportError:  # TEMPORARY until icao9303.vn lands (VN_CARD.md "Validity")
-        ages = (14, 25, 40, 60) if date_of_issue >= dt.date(2024, 7, 1) else (25, 40, 60)
-        for t in ages:
-            try:
-                limit = date_of_birth.replace(year=date_of_birth.year + t - 2)
-                end = date_of_birth.replace(year=date_of_birth.year + t)
-            except ValueError:  # 29 February
-                limit = dt.date(date_of_birth.year + t - 2, 3, 1)
-                end = dt.date(date_of_birth.year + t, 3, 1)
-            if date_of_issue < limit:
-                return end
-        return None
     return vn.card_expiry(date_of_birth, date_of_issue)
 
 
 def mrz_information(document_number: str, date_of_birth: str, date_of_expiry: str) -> str:
-    """ICAO 9303-11 §4.3.2.1: document number, birth date, expiry, each followed by its check digit."""
-    doc = document_number.ljust(9, "<")
-    return (
-        doc + check_digit(doc) + date_of_birth + check_digit(date_of_birth)
-        + date_of_expiry + check_digit(date_of_expiry)
-    )
+    return mrz.mrz_information(document_number, date_of_birth, date_of_expiry)
+
+
+def parse_mrz(lines: tuple[str, str, str]) -> mrz.MRZ:
+    return mrz.parse_mrz("\n".join(lines), verify=True)

@@ -24,6 +24,7 @@ import numpy as np
 from reader.capture import _vn
 from reader.capture.errors import (
     MRZ_CHECK_DIGIT,
+    MRZ_FORMAT,
     MRZ_NOT_FOUND,
     MRZ_SEGMENTATION,
     MRZReadError,
@@ -420,8 +421,15 @@ def read_mrz(image: np.ndarray) -> MRZReading:
         except MRZReadError as exc:
             last = exc
             continue
+        text = tuple("".join(line) for line in lines)
+        try:
+            _vn.parse_mrz(text)  # icao9303.mrz: every check digit, and VN's rules for a VNM card
+        except _vn.MRZError as exc:
+            last = MRZReadError(f"the MRZ read is not valid ({exc.reason})",
+                                code=MRZ_CHECK_DIGIT if exc.reason == "mrz.check_digit" else MRZ_FORMAT)
+            continue
         confidence = float(min(scores[li, pi, _INDEX[lines[li][pi]]] for li in range(3) for pi in range(30)))
-        return MRZReading(tuple("".join(line) for line in lines), max(0.0, confidence), changes, method)
+        return MRZReading(text, max(0.0, confidence), changes, method)
     raise last or MRZReadError("no MRZ found", code=MRZ_NOT_FOUND)
 
 

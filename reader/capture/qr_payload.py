@@ -135,6 +135,12 @@ def parse_qr_payload(text: str) -> CardQR:
     issue = _parse_date(doi, "date of issue")
     if issue < birth:
         raise _bad("date of issue before date of birth")
+    # Decision: the ID must be a valid VN personal ID (province code, century/sex digit, birth year) that
+    # agrees with the QR's own birth date and sex; a QR that contradicts itself is not a card's QR.
+    try:
+        _vn.parse_personal_id(pid).verify_consistent(birth_date=birth, sex=_SEX[sex])
+    except _vn.PersonalIDError as exc:
+        raise _bad(f"personal ID: {exc.message} ({exc.reason})") from exc
     return CardQR(
         personal_id=pid,
         cmnd=cmnd,
@@ -170,7 +176,10 @@ def format_qr_payload(card: CardQR, generation: QRGeneration | None = None) -> s
 
 def derive_access_keys(card: CardQR) -> AccessKeys:
     """CAN and BAC inputs from QR fields; the expiry follows the age rules of ``icao9303.vn``."""
-    expiry = _vn.card_expiry(card.date_of_birth, card.date_of_issue)
+    try:
+        expiry = _vn.card_expiry(card.date_of_birth, card.date_of_issue)
+    except _vn.ICAOError as exc:
+        raise _bad(f"no expiry can be derived ({exc.reason})") from exc
     return AccessKeys(
         can=_vn.can_from_personal_id(card.personal_id),
         document_number=_vn.document_number_from_personal_id(card.personal_id),

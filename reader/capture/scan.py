@@ -100,63 +100,49 @@ def qr_fields(card: CardQR) -> dict[str, str]:
     }
 
 
-def _yymmdd(text: str, century: int) -> dt.date | None:
-    try:
-        return dt.date(century + int(text[:2]), int(text[2:4]), int(text[4:6]))
-    except ValueError:
-        return None
-
-
 def mrz_fields(lines: tuple[str, str, str]) -> dict[str, str]:
-    """TD1 fields (ICAO 9303-5 §4.2.2) with VN's optional data (VN_CARD.md "MRZ")."""
-    l1, l2, l3 = lines
+    """TD1 fields (ICAO 9303-5 §4.2.2, parsed by ``icao9303.mrz``) with VN's personal ID (VN_CARD.md)."""
+    m = _vn.parse_mrz(lines)
     out = {
-        "document_code": l1[0:2].replace("<", ""),
-        "issuing_state": l1[2:5],
-        "document_number": l1[5:14].replace("<", ""),
-        "optional_data": l1[15:30].rstrip("<"),
-        "date_of_birth_mrz": l2[0:6],
-        "sex": l2[7].replace("<", "X"),
-        "date_of_expiry_mrz": l2[8:14],
-        "nationality": l2[15:18],
+        "document_code": m.document_code,
+        "issuing_state": m.issuing_state,
+        "document_number": m.document_number,
+        "sex": m.sex,
+        "nationality": m.nationality,
+        "surname": m.primary_identifier,
+        "given_names": m.secondary_identifier,
+        "full_name": m.name,
+        "date_of_birth_mrz": m.date_of_birth,
+        "date_of_expiry_mrz": m.date_of_expiry,
     }
-    surname, _, given = l3.partition("<<")
-    out["surname"] = surname.replace("<", " ").strip()
-    out["given_names"] = given.replace("<", " ").strip()
-    out["full_name"] = f"{out['surname']} {out['given_names']}".strip()
-    personal_id = l1[15:27] if l1[2:5] == "VNM" and l1[15:27].isdigit() else ""
-    # Decision: the birth century comes from the VN personal ID's century digit when there is one
-    # (VN_CARD.md "Personal ID number": 0/1 → 1900s, 2/3 → 2000s, ...); otherwise the date is placed
-    # no more than 0 years in the future.
-    if personal_id:
-        century = 1900 + 100 * (int(personal_id[3]) // 2)
-    else:
-        century = 1900 if int(l2[0:2]) > dt.date.today().year % 100 else 2000
-    birth = _yymmdd(l2[0:6], century)
+    pid = m.personal_id
+    birth = m.birth_date()
+    if pid:
+        out["personal_id"] = pid
+        # Decision: the birth century comes from the personal ID's century digit (VN_CARD.md), not from a
+        # pivot year: a 1925-born holder's "25" is unambiguous then.
+        try:
+            year = _vn.parse_personal_id(pid).birth_year
+            birth = dt.date(year, int(m.date_of_birth[2:4]), int(m.date_of_birth[4:6]))
+        except (_vn.PersonalIDError, ValueError):
+            pass
     if birth:
         out["date_of_birth"] = birth.isoformat()
-    if personal_id:
-        out["personal_id"] = personal_id
-    if l2[8:14] == _vn.NO_EXPIRY_YYMMDD:
-        out["date_of_expiry"] = ""
-        out["no_expiry"] = "true"
-    else:
-        expiry = _yymmdd(l2[8:14], 2000)
-        if expiry:
-            out["date_of_expiry"] = expiry.isoformat()
-        out["no_expiry"] = "false"
+    expiry = m.expiry_date()
+    out["date_of_expiry"] = expiry.isoformat() if expiry else ""
+    out["no_expiry"] = "true" if m.date_of_expiry == _vn.NO_EXPIRY_YYMMDD else "false"
     return out
 
 
 def mrz_access_keys(lines: tuple[str, str, str]) -> AccessKeys:
-    l1, l2, _ = lines
-    pid = l1[15:27] if l1[15:27].isdigit() else ""
+    m = _vn.parse_mrz(lines)
+    pid = m.personal_id
     return AccessKeys(
         can=_vn.can_from_personal_id(pid) if pid else "",
-        document_number=l1[5:14].replace("<", ""),
-        date_of_birth=l2[0:6],
-        date_of_expiry=l2[8:14],
-        no_expiry=l2[8:14] == _vn.NO_EXPIRY_YYMMDD,
+        document_number=m.document_number,
+        date_of_birth=m.date_of_birth,
+        date_of_expiry=m.date_of_expiry,
+        no_expiry=m.date_of_expiry == _vn.NO_EXPIRY_YYMMDD,
         expiry_derived=False,
     )
 
@@ -229,8 +215,10 @@ def scan_image(source: ImageInput, *, mode: Mode = "auto") -> ScanResult:
 
 
 def _expiry_iso(yymmdd: str) -> str:
-    d = _yymmdd(yymmdd, 2000)
-    return d.isoformat() if d else ""
+    try:
+        return dt.date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6])).isoformat()
+    except ValueError:
+        return ""
 
 
 def _scan_qr(image: np.ndarray, failures: list[ScanFailure], methods: dict[str, str]) -> CardQR | None:
