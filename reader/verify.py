@@ -387,6 +387,12 @@ def _check_chip_authentication(bundle: EvidenceBundle, out: EvidenceVerification
         elif protocol == "PACE-CAM":
             from reader import chipauth
 
+            cs = next((c for c in out.checks if c.id == "pa.card_security"), None)
+            if cs is None or cs.outcome is not Outcome.PASSED:
+                out.checks.append(Check.failed("ca", ReasonCode.CAM_FAILED,
+                                               "PK_IC from an EF.CardSecurity that did not verify"))
+                return
+
             chipauth.verify_cam_record(bundle, rec)
         else:
             raise ValueError("unknown chip authentication record")
@@ -404,6 +410,31 @@ def _check_chip_authentication(bundle: EvidenceBundle, out: EvidenceVerification
     out.checks.append(Check.passed("ca", f"{protocol}: {detail}"))
 
 
+def _check_card_security(bundle: EvidenceBundle, trust_store: Any, at: datetime,
+                         options: VerificationOptions, out: EvidenceVerification) -> None:
+    """EF.CardSecurity (9303-11 §9.2.11; BSI TR-03110-3): a SignedData over SecurityInfos holding the
+    PACE-CAM key PK_IC; its signature and its signer's path are checked like the SOD's, before PK_IC is
+    trusted."""
+    data = bundle.files.get("EF.CardSecurity")
+    if data is None:
+        return
+    from icao9303.lds.oids import ID_SECURITY_OBJECT
+    from pki.cms import verify_signed_data
+    from pki.errors import PKIError
+
+    try:
+        v = verify_signed_data(bytes(data), expected_content_type=ID_SECURITY_OBJECT, what="EF.CardSecurity")
+        _validate_ds_path(trust_store, v.signer_certificate, at, allow_sha1=options.allow_sha1,
+                          signed_at=v.signing_time)
+    except PKIError as exc:
+        out.checks.append(Check.failed("pa.card_security", map_pki_code(exc.code), exc.code))
+        return
+    except Exception as exc:
+        out.checks.append(Check.failed("pa.card_security", ReasonCode.MALFORMED_FILE, type(exc).__name__))
+        return
+    out.checks.append(Check.passed("pa.card_security", "EF.CardSecurity signed by a trusted DS"))
+
+
 def verify_evidence(bundle: EvidenceBundle, trust_store: Any, *, at: datetime,
                     expected_aa_challenge: bytes | None = None,
                     options: VerificationOptions | None = None) -> EvidenceVerification:
@@ -415,6 +446,7 @@ def verify_evidence(bundle: EvidenceBundle, trust_store: Any, *, at: datetime,
         hashes = _passive_authentication(bundle, trust_store, at, options, out)
         _check_com(bundle, hashes, out)
         _check_document(bundle, out)
+        _check_card_security(bundle, trust_store, at, options, out)
         _check_chip_authentication(bundle, out)
         _check_aa(bundle, expected_aa_challenge, out, options)
     except Exception as exc:  # a bug must still give a report with a reason code

@@ -427,3 +427,13 @@ def test_step_down_under_sm_keeps_ssc_in_step(legacy, initial, extended):
     assert reader.size <= 223 and reader.stats.step_downs >= 1
     assert (reader.stats.resumes >= 1) == extended
     assert memory.get("legacy") == reader.size
+
+
+def test_card_security_signature_invalid(card2024):
+    def change(files):
+        files["EF.CardSecurity"] = flip(files["EF.CardSecurity"], len(files["EF.CardSecurity"]) - 2)
+    chip, _ = resign(card2024, card2024.pki, after_sign=change)
+    r = inspect(chip, can_key(card2024.can), card2024.pki.trust_store())
+    f = failed(r)
+    assert f["pa.card_security"] is ReasonCode.SOD_SIGNATURE_INVALID
+    assert f["ca"] is ReasonCode.CAM_FAILED
