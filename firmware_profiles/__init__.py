@@ -27,18 +27,34 @@ The virtual chip (`firmware_profiles.chip`):
 
 - ``VirtualChip(state: CardState, *, rng=os.urandom)`` implements ``icao9303.transport.CardOS``
   (``power_on() -> ATR``, ``power_off()``, ``reset() -> ATR``, ``process_apdu(bytes) -> bytes``, never
-  raises). ``chip.chip_time_s`` is the simulated chip time so far (timing model), ``chip.apdu_count``.
+  raises). ``chip.chip_time_s`` is the simulated chip time so far (timing model), ``last_apdu_time_s``,
+  ``apdu_count``, ``internal_errors`` (always 0 unless there is a bug).
   ``VirtualChip.open(path)`` runs a saved state file and persists every change back to it.
+- Commands: SELECT (AID; FID under the current DF; MF 3F00; path), READ BINARY (B0 offset/SFI, B1 with
+  DO'54'/DO'53', short/extended Le, oversize policy per profile), GET CHALLENGE, EXTERNAL AUTHENTICATE
+  (BAC P2=00; transport key P2 per profile), MSE:Set AT (PACE C1A4, CA 41A4), Set KAT (41A6),
+  GENERAL AUTHENTICATE (PACE steps 1-4 chained with CLA 10, CA), INTERNAL AUTHENTICATE (AA),
+  GET DATA 9F7F (chip serial), and the personalization dialect (CREATE FILE, UPDATE BINARY,
+  GENERATE ASYMMETRIC KEY PAIR, PUT DATA, ACTIVATE FILE). Protocol math: ``icao9303.crypto``; the
+  APDU side of PACE/CA/AA is `firmware_profiles.protocols`.
 - ``ChipTransport(card_os)``: the minimal in-process ``Transport`` (``transmit``, ``reset``) for unit
   tests; the reader's full-featured in-process adapter lives in ``reader/``.
 
 Personalization, terminal side (`firmware_profiles.dialect`) - what the issuance station drives:
 
-- ``PersonalizationSession(transport, profile)`` with ``select_application()``,
-  ``authenticate(transport_key)``, ``create_file(name_or_fid, size)``, ``write_file(name, data)``,
+- ``PersonalizationSession(transport, profile)`` with ``select_application()``, ``read_serial() -> str``
+  (GET DATA 9F7F, to diversify the transport key), ``authenticate(transport_key)``,
+  ``create_file(name, size)``, ``write_file(name, data, *, create=True)``,
   ``generate_key_pair(purpose: "CA" | "AA") -> bytes`` (DER SubjectPublicKeyInfo; the private key
   never leaves the chip), ``set_access_keys(mrz_information: str, can: str | None)``, ``lock()``.
   Every refusal raises ``PersonalizationError`` with ``.sw`` and ``.step``.
+
+What the chip announces (`firmware_profiles.security_infos`) - so the files match the firmware:
+
+- ``pace_oids(profile)``, ``ca_oid(profile)``, ``aa_signature_oid(profile)``;
+  ``card_access_bytes(profile) -> bytes`` (EF.CardAccess), ``dg14_security_infos(profile, ca_spki) ->
+  bytes`` (the SET to wrap in tag 6E), ``chip_authentication_infos(profile, ca_spki)``.
+- DG15 is ``encode_tlv(0x6F, aa_spki)``: the SPKI that ``generate_key_pair("AA")`` returned.
 
 The PC/SC bridge (`firmware_profiles.vpcd`):
 
@@ -53,6 +69,8 @@ Errors (`firmware_profiles.errors`): ``FirmwareError`` > ``ProfileError``, ``Car
 """
 from __future__ import annotations
 
+from firmware_profiles.chip import ChipTransport, VirtualChip
+from firmware_profiles.dialect import PersonalizationSession
 from firmware_profiles.errors import (
     BridgeError,
     CardStateError,
@@ -74,12 +92,15 @@ __all__ = [
     "BridgeError",
     "CardState",
     "CardStateError",
+    "ChipTransport",
     "EchoCard",
     "FirmwareError",
     "FirmwareProfile",
     "LifeCycle",
     "PersonalizationError",
+    "PersonalizationSession",
     "ProfileError",
+    "VirtualChip",
     "VpcdBridge",
     "detect_profile",
     "diversify_transport_key",
