@@ -111,10 +111,11 @@ def _match_standard(group: Group) -> Group:
         if std.is_ec != group.is_ec:
             continue
         if isinstance(group, ECGroup) and isinstance(std, ECGroup):
-            same = (group.prime, group.curve.a(), group.curve.b(), group.order) == (
+            p = group.prime
+            same = (p, group.curve.a() % p, group.curve.b() % p, group.order) == (
                 std.prime,
-                std.curve.a(),
-                std.curve.b(),
+                std.curve.a() % std.prime,
+                std.curve.b() % std.prime,
                 std.order,
             ) and group.encode(group.generator()) == std.encode(std.generator())
         else:
@@ -247,11 +248,7 @@ _CIPHER_BY_SUFFIX = {1: DES3, 2: AES_128, 3: AES_192, 4: AES_256}
 
 def ca_algorithm(oid: str) -> CAAlgorithm:
     family, _, suffix = str(oid).rpartition(".")
-    if (
-        family not in (oids.ID_CA_DH, oids.ID_CA_ECDH)
-        or not suffix.isdigit()
-        or int(suffix) not in (1, 2, 3, 4)
-    ):
+    if family not in (oids.ID_CA_DH, oids.ID_CA_ECDH) or not suffix.isdigit() or int(suffix) not in (1, 2, 3, 4):
         raise UnsupportedAlgorithmError("not a Chip Authentication OID", what=str(oid))
     return CAAlgorithm(str(oid), family == oids.ID_CA_ECDH, _CIPHER_BY_SUFFIX[int(suffix)])
 
@@ -260,9 +257,7 @@ def _implied_oid(key: ChipAuthenticationKey) -> str:
     return oids.ID_CA_ECDH_3DES_CBC_CBC if key.group.is_ec else oids.ID_CA_DH_3DES_CBC_CBC
 
 
-def select_chip_authentication(
-    security_infos: Any, key_id: int | None = None
-) -> tuple[str, ChipAuthenticationKey]:
+def select_chip_authentication(security_infos: Any, key_id: int | None = None) -> tuple[str, ChipAuthenticationKey]:
     """Choose (CA protocol OID, chip key) from DG14's / EF.CardSecurity's SecurityInfos (the object of
     `icao9303.lds.security_infos`, or a list of SecurityInfo objects). See the module's decisions."""
     infos = list(getattr(security_infos, "infos", security_infos))
@@ -278,9 +273,7 @@ def select_chip_authentication(
     if key_id is not None:
         keys_ = [k for k in keys_ if k.key_id == key_id]
     if not keys_:
-        raise ProtocolError(
-            "no Chip Authentication public key", protocol=_P, step="DG14", reason="protocol.no_key"
-        )
+        raise ProtocolError("no Chip Authentication public key", protocol=_P, step="DG14", reason="protocol.no_key")
     candidates: list[tuple[tuple[int, int], str, ChipAuthenticationKey]] = []
     for key in keys_:
         matching = [
@@ -338,9 +331,7 @@ class ChipAuthenticationTerminal:
     """Terminal role of CA v1. `commands()` gives the plain APDUs to send over the current SM
     transport (one for 3DES, two for AES); `result` holds the keys to restart SM with."""
 
-    def __init__(
-        self, oid: str, key: ChipAuthenticationKey, *, ephemeral_private_key: int | None = None
-    ) -> None:
+    def __init__(self, oid: str, key: ChipAuthenticationKey, *, ephemeral_private_key: int | None = None) -> None:
         self.algorithm = ca_algorithm(oid)
         if self.algorithm.ecdh != key.group.is_ec:
             raise UnsupportedAlgorithmError("CA OID and chip key disagree (DH vs ECDH)", what=oid)
@@ -361,9 +352,7 @@ class ChipAuthenticationTerminal:
         mse = encode_tlv(0x80, core.ObjectIdentifier(self.algorithm.oid).contents) + ref
         body = encode_tlv(0x7C, encode_tlv(0x80, self.ephemeral_public_key))
         extended = len(body) > 255
-        ga = CommandAPDU(
-            0x00, INS_GENERAL_AUTHENTICATE, 0x00, 0x00, body, 65536 if extended else 256, extended
-        )
+        ga = CommandAPDU(0x00, INS_GENERAL_AUTHENTICATE, 0x00, 0x00, body, 65536 if extended else 256, extended)
         return [CommandAPDU(0x00, INS_MSE, 0x41, 0xA4, mse).to_bytes(), ga.to_bytes()]
 
 
@@ -394,9 +383,7 @@ class ChipAuthenticationChip:
     def _agree(self, oid: str, public_key: bytes) -> CAResult:
         alg = ca_algorithm(oid)
         if alg.ecdh != self.group.is_ec:
-            raise ProtocolError(
-                "CA OID does not match the chip key", protocol=_P, step=1, reason="protocol.algorithm"
-            )
+            raise ProtocolError("CA OID does not match the chip key", protocol=_P, step=1, reason="protocol.algorithm")
         peer = self.group.decode(public_key, protocol=_P, step=1)
         secret = self.group.shared_secret(self.group.agree(self._sk, peer))
         ks_enc, ks_mac = session_keys(secret, alg.cipher)
@@ -411,9 +398,7 @@ class ChipAuthenticationChip:
                 "MSE:Set KAT data cannot be parsed", protocol=_P, step=1, reason="protocol.malformed"
             ) from exc
         if 0x91 not in dos:
-            raise ProtocolError(
-                "ephemeral public key (91) missing", protocol=_P, step=1, reason="protocol.missing"
-            )
+            raise ProtocolError("ephemeral public key (91) missing", protocol=_P, step=1, reason="protocol.missing")
         ref = int.from_bytes(dos[0x84], "big") if dos.get(0x84) else None
         self._check_key_id(ref)
         default = oids.ID_CA_ECDH_3DES_CBC_CBC if self.group.is_ec else oids.ID_CA_DH_3DES_CBC_CBC
@@ -425,9 +410,7 @@ class ChipAuthenticationChip:
         self._check_key_id(mse.reference)
         alg = ca_algorithm(mse.oid)
         if alg.ecdh != self.group.is_ec:
-            raise ProtocolError(
-                "CA OID does not match the chip key", protocol=_P, step=1, reason="protocol.algorithm"
-            )
+            raise ProtocolError("CA OID does not match the chip key", protocol=_P, step=1, reason="protocol.algorithm")
         self._oid = mse.oid
 
     def general_authenticate(self, command_data: bytes) -> tuple[bytes, CAResult]:
@@ -442,9 +425,7 @@ class ChipAuthenticationChip:
             )
         dos = parse_dynamic_authentication_data(command_data, step=2, protocol=_P)
         if 0x80 not in dos:
-            raise ProtocolError(
-                "ephemeral public key (80) missing", protocol=_P, step=2, reason="protocol.missing"
-            )
+            raise ProtocolError("ephemeral public key (80) missing", protocol=_P, step=2, reason="protocol.missing")
         oid, self._oid = self._oid, None
         return encode_tlv(0x7C, b""), self._agree(oid, dos[0x80])
 
