@@ -129,11 +129,16 @@ class VirtualChip:
     """A chip running `state.profile` over the non-volatile `state` (see the module docstring).
 
     `chip_time_s` accumulates simulated chip time (the profile's timing model); `last_apdu_time_s` is
-    the time of the last APDU. `rng(n)` gives the chip's random bytes (challenges, ephemeral keys).
+    the time of the last APDU. `rng(n)` gives the chip's random bytes (GET CHALLENGE, BAC K.IC); a
+    scripted `rng` and `pace_fixed` replay worked examples byte for byte.
     """
 
-    def __init__(self, state: CardState, *, rng: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(self, state: CardState, *, rng: Callable[[int], bytes] = os.urandom,
+                 pace_fixed: dict[str, Any] | None = None) -> None:
         self.state = state
+        # Test knob, only to replay published worked examples (ICAO 9303-11 Appendix G/I): fixed PACE
+        # nonce / mapping / ephemeral private keys passed to the PACE chip role. Never set in production.
+        self.pace_fixed = dict(pace_fixed or {})
         self.profile: FirmwareProfile = state.profile
         self.rng = rng
         self.chip_time_s = 0.0

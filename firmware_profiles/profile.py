@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, StrictBool, StrictInt, TypeAdapter, ValidationError
 
 from firmware_profiles.errors import ProfileError
 
@@ -60,7 +60,7 @@ def _hex_int(value: Any) -> Any:
 
 
 HexBytes = Annotated[bytes, BeforeValidator(_hex_bytes)]
-HexInt = Annotated[int, BeforeValidator(_hex_int)]
+HexInt = Annotated[StrictInt, BeforeValidator(_hex_int)]
 
 #: Read access conditions of an EF: ``always`` (plain, e.g. EF.CardAccess), ``sm`` (after BAC or PACE,
 #: through secure messaging), ``eac`` (needs Extended Access Control / Terminal Authentication, which
@@ -86,9 +86,9 @@ class EFSpec:
 
     name: str
     fid: HexInt
-    sfi: int | None
+    sfi: StrictInt | None
     df: Literal["MF", "eMRTD"]
-    max_size: int
+    max_size: StrictInt
     read: ReadAccess
 
 
@@ -108,10 +108,10 @@ class ApduLimits:
 
     __pydantic_config__ = _STRICT
 
-    extended_length: bool
-    max_command_data: int
-    max_response_data: int
-    max_read_binary: int
+    extended_length: StrictBool
+    max_command_data: StrictInt
+    max_response_data: StrictInt
+    max_read_binary: StrictInt
     oversize_read: Literal["truncate", "wrong_length", "correct_le"]
 
 
@@ -131,7 +131,7 @@ class Pace:
     __pydantic_config__ = _STRICT
 
     mappings: tuple[Literal["GM", "IM", "CAM"], ...]
-    parameter_ids: tuple[int, ...]
+    parameter_ids: tuple[StrictInt, ...]
     cipher: Literal["3DES", "AES-128", "AES-192", "AES-256"]
     passwords: tuple[Literal["MRZ", "CAN"], ...]
     parameter_id_in_mse: Literal["optional", "required", "rejected"] = "optional"
@@ -151,7 +151,7 @@ class ChipAuthentication:
 
     cipher: Literal["3DES", "AES-128", "AES-192", "AES-256"]
     curve: str
-    key_id: int | None = None
+    key_id: StrictInt | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class ActiveAuthentication:
     __pydantic_config__ = _STRICT
 
     algorithm: Literal["RSA", "ECDSA"]
-    key_size: int
+    key_size: StrictInt
     curve: str | None
     hash: Literal["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"]
 
@@ -194,7 +194,7 @@ class Throttle:
 
     base_delay_ms: float
     max_delay_ms: float
-    max_failures_per_session: int
+    max_failures_per_session: StrictInt
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ class PersonalizationDialect:
     create_file_ins: HexInt
     write_ins: HexInt
     write_odd_ins: HexInt | None
-    write_chunk: int
+    write_chunk: StrictInt
     generate_key_ins: HexInt
     key_references: dict[Literal["CA", "AA"], HexInt]
     put_data_ins: HexInt
@@ -290,13 +290,13 @@ class FirmwareProfile:
     atr: HexBytes
     aid: HexBytes
     files: tuple[EFSpec, ...]
-    memory_capacity: int
+    memory_capacity: StrictInt
     apdu: ApduLimits
-    bac: bool
+    bac: StrictBool
     pace: Pace | None
     chip_authentication: ChipAuthentication | None
     active_authentication: ActiveAuthentication | None
-    eac_protected_dgs: tuple[int, ...]
+    eac_protected_dgs: tuple[StrictInt, ...]
     throttle: Throttle
     timing: Timing
     personalization: PersonalizationDialect

@@ -105,7 +105,8 @@ def _mse_pace(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         cam_key = key.private_numbers().private_value
     try:
-        s.pace = PACEChip(password, params.oid, parameter_id, chip_authentication_private_key=cam_key)
+        s.pace = PACEChip(password, params.oid, parameter_id, chip_authentication_private_key=cam_key,
+                          **chip.pace_fixed)
     except CryptoError:
         raise _reply(iso.SW_WRONG_DATA) from None
     s.extra["pace_step"] = 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
@@ -61,18 +62,12 @@ def test_detect_profile_by_atr_and_historical_bytes():
     assert e.value.reason == "profile.atr_unknown"
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "field"),
-    [
-        (("apdu", "max_read_binary"), 300, "apdu"),
-        (("atr",), "3B89800180318065B0564E3231F8", "atr"),  # bad TCK
-        (("files", 0, "sfi"), 31, "files"),
-        (("bogus",), 1, "bogus"),
-        (("pace", "mappings"), ["XX"], "pace.mappings.0"),
-        (("personalization", "write_chunk"), 4000, "personalization"),
-    ],
-)
-def test_invalid_profiles_rejected(path, value, field):
+MUTATIONS = json.loads((Path(__file__).parent / "vectors" / "chip" / "profile_mutations.json").read_text())
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS["mutations"], ids=lambda m: m["why"])
+def test_invalid_profiles_rejected(mutation):
+    path, value, field = mutation["path"], mutation["value"], mutation["field"]
     raw = _raw("vn-cccd-2021")
     node = raw
     for key in path[:-1]:
