@@ -112,7 +112,7 @@ def map_pki_code(code: str) -> ReasonCode:
 
 
 def _validate_ds_path(trust_store: Any, ds_cert: Any, at: datetime, *, allow_sha1: bool,
-                      signed_at: datetime | None) -> list[Any]:
+                      signed_at: datetime | None, warnings: list[tuple[str, str]] | None = None) -> list[Any]:
     """DS → CSCA path through `pki.validation.validate_ds_path` (RFC 5280 §6.1 at `at`, CRLs, link
     certificates, chain model with the SOD's signing time); returns the path (DS first) or raises a
     `pki.errors.PKIError` with a stable code."""
@@ -120,6 +120,8 @@ def _validate_ds_path(trust_store: Any, ds_cert: Any, at: datetime, *, allow_sha
 
     policy = ValidationPolicy(allow_sha1=allow_sha1)
     result = validate_ds_path(ds_cert, at, trust_store, policy, signed_at=signed_at)
+    if warnings is not None:
+        warnings.extend(result.warnings)
     return list(result.path)
 
 
@@ -185,10 +187,15 @@ def _passive_authentication(bundle: EvidenceBundle, trust_store: Any, at: dateti
         checks.append(Check.failed("pa.ds_path", ReasonCode.DS_NOT_TRUSTED, "no DS certificate in EF.SOD"))
     else:
         try:
+            warnings: list[tuple[str, str]] = []
             path = _validate_ds_path(trust_store, ds_cert, at, allow_sha1=options.allow_sha1,
-                                     signed_at=signed_at)
+                                     signed_at=signed_at, warnings=warnings)
             out.certificates_used = [_der(c) for c in path]
             checks.append(Check.passed("pa.ds_path", f"validated at {at.isoformat()}"))
+            for code, message in warnings:
+                # e.g. a stale CRL accepted by policy, a SHA-1 certificate: reported, not fatal
+                reason = ReasonCode.LEGACY_ALGORITHM if "LEGACY" in code else map_pki_code(code)
+                checks.append(Check.warning(f"pa.ds_path.{code.lower()}", reason, message))
         except PKIError as exc:
             out.certificates_used = [_der(ds_cert)]
             checks.append(Check.failed("pa.ds_path", map_pki_code(exc.code), exc.code))

@@ -437,3 +437,69 @@ def test_card_security_signature_invalid(card2024):
     f = failed(r)
     assert f["pa.card_security"] is ReasonCode.SOD_SIGNATURE_INVALID
     assert f["ca"] is ReasonCode.CAM_FAILED
+
+
+class RejectsParameterId:
+    """A chip that answers 6A80 to MSE:Set AT carrying the domain parameter id (tag 84) — LESSONS.md."""
+
+    def __init__(self, chip):
+        self.chip, self.mse = chip, []
+
+    def __getattr__(self, name):
+        return getattr(self.chip, name)
+
+    def process_apdu(self, apdu):
+        if apdu[1] == 0x22 and apdu[2:4] == b"\xc1\xa4":
+            self.mse.append(apdu)
+            if b"\x84\x01" in apdu[5:]:
+                return b"\x6a\x80"
+        return self.chip.process_apdu(apdu)
+
+
+def test_mse_retried_without_parameter_id(card2021):
+    chip = RejectsParameterId(card2021.chip)
+    trace = ApduTrace(redact=False)
+    r = inspect(chip, can_key(card2021.can), card2021.pki.trust_store(), trace=trace)
+    assert r.verdict is Outcome.PASSED
+    assert len(chip.mse) == 2 and b"\x84\x01" in chip.mse[0][5:] and b"\x84\x01" not in chip.mse[1][5:]
+    # no Le on plain SELECT and MSE (LESSONS.md): the command ends with its data field
+    for e in trace.entries:
+        cmd = bytes.fromhex(e.command)
+        if cmd[1] in (0xA4, 0x22) and not cmd[0] & 0x0C:
+            assert len(cmd) == 5 + cmd[4], e.command
+
+
+def test_cli_qr_image_in_process(card2021, tmp_path, capsys):
+    """`cancuoc read --card-state FILE --qr IMAGE`: the access key comes from the card's QR (G's capture)."""
+    import copy
+
+    import segno
+
+    from cancuoc.cli import main
+    from pki.truststore import TrustStore
+
+    state = copy.deepcopy(card2021.state)
+    state.save(tmp_path / "card.json")
+    payload = "079090012345|123456789|Nguyễn Văn An|15031990|Nam|Số 1 Tràng Tiền, Hoàn Kiếm, Hà Nội|15032021"
+    segno.make(payload, encoding="utf-8", error="m").save(tmp_path / "qr.png", scale=6)
+    ts = TrustStore(tmp_path / "ts")
+    ts.add_csca(card2021.pki.csca)
+    ts.add_crl(card2021.pki.crl)
+    code = main(["read", "--card-state", str(tmp_path / "card.json"), "--qr", str(tmp_path / "qr.png"),
+                 "--trust-store", str(tmp_path / "ts"), "--at", NOW.isoformat(), "--skip-portrait", "--json",
+                 "--trace", str(tmp_path / "trace.json")])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["verdict"] == "passed" and out["access"]["password_type"] == "CAN"
+    trace = (tmp_path / "trace.json").read_text()
+    assert json.loads(trace)["redacted"] is True and "<redacted>" in trace
+    assert main(["read", "--card-state", str(tmp_path / "card.json"), "--qr", str(tmp_path / "nothing.png"),
+                 "--trust-store", str(tmp_path / "ts")]) == 2
+
+
+def test_stale_crl_is_a_warning(card2021):
+    """A CRL past its nextUpdate: accepted by pki's default policy, reported as a WARNING verdict."""
+    r = inspect_card(InProcessTransport(card2021.chip), can_key(card2021.can), card2021.pki.trust_store(),
+                     at=NOW + timedelta(days=120), memory=ReadSizeMemory())
+    warnings = [c for c in r.checks if c.outcome is Outcome.WARNING]
+    assert warnings and warnings[0].reason is ReasonCode.CRL_UNAVAILABLE
+    assert r.verdict is Outcome.WARNING and r.reason is ReasonCode.CRL_UNAVAILABLE
