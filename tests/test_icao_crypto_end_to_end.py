@@ -261,3 +261,56 @@ def test_card_error_names_mse_step():
     with pytest.raises(CardError) as exc:
         perform_pace(Refuses(), CANKey("1"), oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128, parameter_id=13)
     assert "MSE" in exc.value.step
+
+
+def _small_multiple(group, point, *, want_leading_zero_x: bool = True, limit: int = 20000) -> tuple[int, object]:
+    """The smallest k with (k·point).x < 2^(8·(len-1)) — a field element with a leading zero octet."""
+    current = point
+    bound = 1 << (8 * (group.field_length - 1))
+    for k in range(1, limit):
+        if current.x() < bound:
+            return k, current
+        current = current + point
+    raise AssertionError("no leading-zero point found")
+
+
+def test_leading_zero_public_key_and_shared_secret_keep_full_length():
+    """LESSONS: big integers encoded without leading zeros broke ~0.7 % of PACE runs elsewhere. Here the
+    chip's ephemeral public key AND the shared secret both start with a 00 octet."""
+    oid = oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128
+    key = CANKey("123456")
+    terminal = PACETerminal(key, oid, 13)
+    chip = PACEChip(key, oid, 13)
+    for step in (1, 2):
+        command = getattr(terminal, f"step{step}_command")()
+        getattr(terminal, f"step{step}_response")(getattr(chip, f"step{step}")(command[5:-1]))
+    mapped = terminal._mapped
+    k_chip, pk_chip = _small_multiple(mapped, mapped.generator())
+    chip._eph_sk_fixed = k_chip
+    k_term, _ = _small_multiple(mapped, pk_chip)  # (k_term · PK_IC).x has a leading zero
+    terminal._eph_sk_fixed = k_term
+    command = terminal.step3_command()
+    answer = chip.step3(command[5:-1])
+    encoded = mapped.encode(pk_chip)
+    assert len(encoded) == 65 and encoded[1] == 0 and encoded in answer
+    terminal.step3_response(answer)
+    secret = mapped.shared_secret(mapped.agree(k_term, pk_chip))
+    assert len(secret) == 32 and secret[0] == 0
+    command = terminal.step4_command()
+    terminal.step4_response(chip.step4(command[5:-1]))
+    assert terminal.result == chip.result
+
+
+def test_dh_leading_zero_encoding():
+    group = standardized_domain_parameters(0)
+    y = group.g
+    for k in range(1, 5000):
+        if y < 1 << (8 * 127):
+            break
+        y = (y * group.g) % group.p
+    encoded = group.encode(y)
+    assert len(encoded) == 128 and encoded[0] == 0
+    assert group.decode(encoded) == y
+    with pytest.raises(CryptoError):
+        group.decode(encoded[1:])  # short encodings are refused (decision in domain_params)
+    assert k < 5000

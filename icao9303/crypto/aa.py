@@ -17,8 +17,9 @@ Decisions:
 - For RSA the verifier also accepts J = n − S^e mod n (ISO/IEC 9796-2 §B.6, alternative signature).
 - Without a signature algorithm, ECDSA is verified with the hash matching the curve size (SHA-256
   up to 256-bit orders, SHA-384, SHA-512 above) — chips are required to publish it in DG14.
-- Le for INTERNAL AUTHENTICATE (`active_authentication_le`, LESSONS): the exact signature size
-  when it fits a short Le (≤ 256, sent as '00' if 256), otherwise the extended size needed.
+- Le for INTERNAL AUTHENTICATE (`active_authentication_le`, LESSONS): a short Le '00' (256) when the
+  signature fits a short response (RSA ≤ 2048 bits, every ECDSA plain signature up to P-521),
+  otherwise the exact size with extended length (RSA 3072/4096).
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ def _verify_rsa(public_key: rsa.RSAPublicKey, challenge: bytes, signature: bytes
     n, e = numbers.n, numbers.e
     k = _rsa_modulus_bytes(n)
     s = int.from_bytes(signature, "big")
-    if len(signature) != k or not 0 < s < n:
+    # Decision: a signature shorter than the modulus is the same integer without leading zeros; accepted.
+    if len(signature) > k or not 0 < s < n:
         raise AuthenticationError("RSA signature has the wrong size", protocol=_P, reason="auth.aa_signature")
     j = pow(s, e, n)
     if j & 0xF != 0xC:
