@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from icao9303 import vn
 from icao9303.errors import PersonalIDError
@@ -63,10 +64,13 @@ def century_sex_digit(birth_year: int, sex: str) -> int:
     return vn.century_sex_digit(birth_year, sex)
 
 
+_COMBINING = re.compile("[\u0300-\u036f]")
+
+
 def ascii_fold(text: str) -> str:
-    """Strip Vietnamese diacritics (NFD, drop combining marks; Đ/đ → D/d)."""
+    """Strip Vietnamese diacritics (NFD, drop combining marks U+0300-U+036F; Đ/đ → D/d)."""
     text = text.replace("Đ", "D").replace("đ", "d")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return _COMBINING.sub("", unicodedata.normalize("NFD", text))
 
 
 def normalize_name(name: str) -> str:
@@ -74,6 +78,7 @@ def normalize_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split())
 
 
+@lru_cache(maxsize=262_144)
 def name_key(name: str) -> str:
     """ASCII, upper-case, single-spaced: ``Nguyễn  văn An`` → ``NGUYEN VAN AN``."""
     return " ".join(ascii_fold(unicodedata.normalize("NFC", name)).upper().split())

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine, bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from population.db import is_postgresql
+from population.db import copy_rows, is_postgresql
 from population.errors import ImportFailure, InvalidRecord
 from population.models import Citizen, ImportJob, ImportReject, ImportStaging, utcnow
 from population.validation import (
@@ -184,14 +184,6 @@ def _fingerprint(values: dict[str, Any]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
-def _copy_rows(session: Session, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """PostgreSQL ``COPY table (cols) FROM STDIN`` over the session's own connection (same transaction)."""
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 # Identifiers interpolated below are module constants (column tuples, fixed kinds): no input reaches SQL text.
 _MERGE_SQL = [
     # households first (citizens reference them); head = the member declared "chủ hộ"
@@ -235,7 +227,7 @@ def _merge_chunk(session: Session, job: ImportJob, staged: list[dict[str, Any]],
     for row in staged:
         row["job_id"] = job.id
     if is_postgresql(session):
-        _copy_rows(session, "import_staging", STAGING_COLUMNS,
+        copy_rows(session, "import_staging", STAGING_COLUMNS,
                    [tuple(r[c] for c in STAGING_COLUMNS) for r in staged])
     else:
         session.execute(insert(ImportStaging), staged)

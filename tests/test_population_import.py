@@ -84,9 +84,7 @@ def test_malformed_rows_rejected_with_reason_nothing_else_lost(engine, tmp_path)
         good + bad,
         extra_lines=[(3, 'a,"broken,quote\n'), (4, b"\xff\xfe not utf8\n"), (5, "only,three,fields\n")],
     )
-    report = intake.import_dc01(
-        engine, path, actor="importer", reject_path=tmp_path / "rej.csv", chunk_rows=4
-    )
+    report = intake.import_dc01(engine, path, actor="importer", reject_path=tmp_path / "rej.csv", chunk_rows=4)
     assert report.inserted == 12 and report.rejected == 11, report
     with open(tmp_path / "rej.csv", encoding="utf-8") as f:
         rejects = [(int(r["line"]), r["reason"]) for r in csv.DictReader(f)]
@@ -170,22 +168,23 @@ def test_bad_header_is_an_import_failure(engine, tmp_path):
     assert exc.value.reason == "BAD_HEADER"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    st.lists(
-        st.binary(max_size=300).filter(lambda b: b"\n" not in b and b"\r" not in b), min_size=1, max_size=8
-    )
-)
-def test_hostile_lines_never_crash(tmp_path_factory, blobs):
-    """Arbitrary bytes after a valid header: every non-blank line is imported or rejected, nothing raises."""
-    tmp = tmp_path_factory.mktemp("fuzz")
-    eng = make_engine(f"sqlite:///{tmp / 'f.sqlite3'}")
+@pytest.fixture
+def fuzz_engine(tmp_path):
+    """One migrated SQLite database for all hypothesis examples (each example is a new file/job)."""
     from population import upgrade_database
 
+    eng = make_engine(f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
     upgrade_database(eng)
-    path = tmp / "f.csv"
+    yield eng
+    eng.dispose()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=300).filter(lambda b: b"\n" not in b and b"\r" not in b), min_size=1, max_size=8))
+def test_hostile_lines_never_crash(fuzz_engine, tmp_path_factory, blobs):
+    """Arbitrary bytes after a valid header: every non-blank line is imported or rejected, nothing raises."""
+    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
     path.write_bytes((",".join(DC01_COLUMNS) + "\n").encode() + b"\n".join(blobs) + b"\n")
-    report = intake.import_dc01(eng, path, actor="fuzz")
+    report = intake.import_dc01(fuzz_engine, path, actor="fuzz")
     nonblank = sum(1 for b in blobs if b.strip())
     assert report.inserted + report.rejected + report.unchanged == nonblank
-    eng.dispose()
