@@ -91,12 +91,24 @@ def parse_content_info(data: bytes, what: str = "SignedData") -> cms.ContentInfo
         ci = cms.ContentInfo.load(bytes(data), strict=True)
         if ci["content_type"].dotted != ID_SIGNED_DATA:
             raise CMSError(f"{what}: ContentInfo is not SignedData", code="CMS_MALFORMED", object=what)
-        ci["content"].native  # noqa: B018 - force a full parse so malformed content fails here, not later
+        _force_parse(ci["content"])
     except CMSError:
         raise
     except _ASN1_ERRORS as exc:
         raise CMSError(f"{what}: malformed CMS ({exc.__class__.__name__})", code="CMS_MALFORMED", object=what) from exc
     return ci
+
+
+def _force_parse(sd: cms.SignedData) -> None:
+    """Parse every SignedData field now (so malformed input fails here), but leave the eContent as
+    octets: its inner structure (LDSSecurityObject, CscaMasterList, ...) is the caller's business."""
+    for name in ("version", "digest_algorithms", "certificates", "crls", "signer_infos"):
+        sd[name].native  # noqa: B018
+    eci = sd["encap_content_info"]
+    eci["content_type"].native  # noqa: B018
+    content = eci["content"]
+    if isinstance(content, core.OctetString | core.ParsableOctetString):
+        bytes(content)
 
 
 @dataclass(frozen=True)

@@ -303,7 +303,7 @@ class PKI:
 
     def _next_label(self, state: dict[str, Any], prefix: str) -> str:
         state["counter"] = state.get("counter", 0) + 1
-        return f"{prefix}-{state['counter']:04d}"
+        return f"{state.get('key_prefix', '')}{prefix}-{state['counter']:04d}"
 
     @staticmethod
     def _now(now: datetime | None) -> datetime:
@@ -314,9 +314,17 @@ class PKI:
         return build_name(p.country, p.organization, cn)
 
     # -- init ------------------------------------------------------------------------------------
-    def init(self, policy: IssuerPolicy | None = None, now: datetime | None = None) -> dict[str, Any]:
-        """Create CSCA generation 1, the ML signer, the first DS and the first CRL (``cancuoc pki init``)."""
+    def init(
+        self, policy: IssuerPolicy | None = None, now: datetime | None = None, key_prefix: str | None = None
+    ) -> dict[str, Any]:
+        """Create CSCA generation 1, the ML signer, the first DS and the first CRL (``cancuoc pki init``).
+
+        Key labels are ``<key_prefix>csca-01``, ``<key_prefix>ds-0002``...; the default prefix is ``vn-``
+        plus 6 random hex digits and a dash, so several workspaces can share one HSM token.
+        """
         policy = policy or IssuerPolicy()
+        if key_prefix is None:
+            key_prefix = f"vn-{os.urandom(3).hex()}-"
         now = self._now(now)
         if self.initialised:
             raise WorkspaceError(f"PKI workspace {self.home} is already initialised", code="WORKSPACE_EXISTS")
@@ -328,6 +336,7 @@ class PKI:
             "crls": [],
             "crl_numbers": {},
             "counter": 0,
+            "key_prefix": key_prefix,
             "created": _iso(now),
         }
         self._state = state
@@ -341,7 +350,7 @@ class PKI:
 
     def _create_csca(self, state: dict[str, Any], generation: int, now: datetime) -> tuple[CertRecord, Any]:
         p = IssuerPolicy.from_json(state["policy"])
-        label = f"csca-{generation:02d}"
+        label = f"{state.get('key_prefix', '')}csca-{generation:02d}"
         public = self.keystore.generate_key_pair(label, KeySpec.parse(p.csca_key), purpose="csca")
         ku_end = now + p.csca_key_usage_days * DAY
         not_after = ku_end + (p.ds_key_usage_days + p.longest_document_validity_days) * DAY
@@ -786,7 +795,7 @@ class PKI:
             p = IssuerPolicy.from_json(state["policy"])
             ca = next((r for r in self._records(state, "service_ca")), None)
             if ca is None:
-                label = "service-ca"
+                label = f"{state.get('key_prefix', '')}service-ca"
                 public = self.keystore.generate_key_pair(label, KeySpec("ec", curve="P-384"), purpose="service_ca")
                 ca_name = build_name(p.country, p.organization, "Cancuoc Service CA")
                 ca_cert = build_certificate(
