@@ -146,20 +146,24 @@ def create_application(session: Session, personal_id: str, *, reason: str, actor
     return app
 
 
-def attach_portrait(session: Session, application_id: int, image: Any, *, actor: Actor,
-                    today: dt.date | None = None, max_bytes: int = 18_000) -> Any:
+def attach_portrait(session: Session, application_id: int, image: Any = None, *, actor: Actor,
+                    today: dt.date | None = None, max_bytes: int = 18_000, result: Any = None) -> Any:
     """Run the portrait pipeline (issuance.portrait) on ``image`` (path, bytes or array) and keep the
     result: a passing portrait moves the application to ``ready``; a failing one keeps it in ``draft``
-    with the report saying which rule failed and by how much. Returns the PortraitResult."""
+    with the report saying which rule failed and by how much. Returns the PortraitResult.
+
+    ``result``: a PortraitResult the pipeline already produced for this citizen (e.g. by a capture
+    worker), stored as is instead of running the pipeline again."""
     from issuance.portrait import process_portrait
 
     app = get_application(session, application_id, for_update=True)
     if app.state not in ("draft", "ready"):
         raise ApplicationError(f"application {app.id} is {app.state}; the portrait is fixed",
                                reason="APPLICATION_STATE", application_id=app.id, state=app.state)
-    citizen = get_citizen(session, app.personal_id)
-    age = age_on(citizen, today or dt.date.today())
-    result = process_portrait(image, age_years=age, max_bytes=max_bytes)
+    if result is None:
+        citizen = get_citizen(session, app.personal_id)
+        age = age_on(citizen, today or dt.date.today())
+        result = process_portrait(image, age_years=age, max_bytes=max_bytes)
     app.portrait_report = _plain_json({
         "passed": result.passed,
         "rules": [r.as_dict() for r in result.assessment.results],
