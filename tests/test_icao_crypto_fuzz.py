@@ -245,3 +245,15 @@ def _keys():
 
 
 _EC_KEY, _RSA_KEY = _keys()
+
+
+@FAST
+@given(st.text(max_size=12), st.text(max_size=8), st.text(max_size=8))
+def test_access_keys_random_text(doc, dob, doe):
+    from icao9303.crypto import MRZKey, PINKey, kdf_pi
+
+    for key in (MRZKey(doc, dob, doe), CANKey(doc), PINKey(dob)):
+        try:
+            kdf_pi(key, AES_128)
+        except CryptoError as exc:
+            assert exc.reason == "crypto.access_key"

@@ -58,9 +58,7 @@ def _open(k_enc: bytes, k_mac: bytes, data: bytes, step: int) -> bytes:
         )
     e, m = data[:32], data[32:]
     if not hmac.compare_digest(DES3.mac(k_mac, e), m):
-        raise AuthenticationError(
-            "BAC cryptogram MAC does not verify", protocol="BAC", step=step, reason="auth.mac"
-        )
+        raise AuthenticationError("BAC cryptogram MAC does not verify", protocol="BAC", step=step, reason="auth.mac")
     return DES3.decrypt_cbc(k_enc, e)
 
 
@@ -146,9 +144,7 @@ class BACChip:
         plain = _open(self._k_enc, self._k_mac, bytes(command_data), 2)
         rnd_ifd, echoed, k_ifd = plain[:8], plain[8:16], plain[16:]
         if not hmac.compare_digest(echoed, rnd_ic):
-            raise AuthenticationError(
-                "terminal did not echo RND.IC", protocol="BAC", step=2, reason="auth.nonce"
-            )
+            raise AuthenticationError("terminal did not echo RND.IC", protocol="BAC", step=2, reason="auth.nonce")
         response = _cryptogram(self._k_enc, self._k_mac, rnd_ic + rnd_ifd + self._k_ic)
         return response, _result(k_ifd, self._k_ic, rnd_ic, rnd_ifd)
 
@@ -157,10 +153,8 @@ def perform_bac(transport: Transport, key: MRZKey) -> BACResult:
     """Run BAC as terminal over `transport`; `CardError` for a status word, `AuthenticationError` if
     the chip's answer does not verify. The caller installs `result.secure_messaging()`."""
     terminal = BACTerminal(key)
-    challenge = ResponseAPDU.from_bytes(transport.transmit(terminal.get_challenge_command())).check(
-        "BAC GET CHALLENGE"
+    challenge = ResponseAPDU.from_bytes(transport.transmit(terminal.get_challenge_command())).check("BAC GET CHALLENGE")
+    answer = ResponseAPDU.from_bytes(transport.transmit(terminal.external_authenticate_command(challenge.data))).check(
+        "BAC EXTERNAL AUTHENTICATE"
     )
-    answer = ResponseAPDU.from_bytes(
-        transport.transmit(terminal.external_authenticate_command(challenge.data))
-    ).check("BAC EXTERNAL AUTHENTICATE")
     return terminal.process_response(answer.data)

@@ -80,9 +80,7 @@ class SymmetricCipher:
 
     def _check_key(self, key: bytes) -> None:
         if len(key) != self.key_length:
-            raise UnsupportedAlgorithmError(
-                f"{self.name} needs a {self.key_length}-byte key", what="key_length"
-            )
+            raise UnsupportedAlgorithmError(f"{self.name} needs a {self.key_length}-byte key", what="key_length")
 
     def _algorithm(self, key: bytes):
         self._check_key(key)

@@ -157,15 +157,11 @@ class ECGroup(Group):
         return cls(curve.curve, curve.generator, curve.order, parameter_id=parameter_id, name=name)
 
     @classmethod
-    def from_parameters(
-        cls, p: int, a: int, b: int, gx: int, gy: int, order: int, cofactor: int = 1
-    ) -> ECGroup:
+    def from_parameters(cls, p: int, a: int, b: int, gx: int, gy: int, order: int, cofactor: int = 1) -> ECGroup:
         """Explicit domain parameters (TR-03111 §5.1.1 ECParameters, e.g. from DG14 / CardAccess)."""
         curve = CurveFp(p, a, b, cofactor)
         if not curve.contains_point(gx, gy):
-            raise ProtocolError(
-                "generator not on the curve", protocol="PACE", reason="protocol.domain_parameters"
-            )
+            raise ProtocolError("generator not on the curve", protocol="PACE", reason="protocol.domain_parameters")
         g = PointJacobi(curve, gx, gy, 1, order, generator=True)
         return cls(curve, g, order)
 
@@ -198,9 +194,7 @@ class ECGroup(Group):
 
     def encode(self, element: Any) -> bytes:
         if element == INFINITY:
-            raise ProtocolError(
-                "the point at infinity has no encoding", protocol="PACE", reason="protocol.public_key"
-            )
+            raise ProtocolError("the point at infinity has no encoding", protocol="PACE", reason="protocol.public_key")
         return b"\x04" + _i2os(element.x(), self._flen) + _i2os(element.y(), self._flen)
 
     def decode(self, data: bytes, *, protocol: str = "PACE", step: int | str | None = None) -> Any:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from icao9303.crypto.cipher import AES_128, AES_192, AES_256, DES3, CipherAlgorithm, SymmetricCipher
-from icao9303.crypto.errors import UnsupportedAlgorithmError
+from icao9303.crypto.errors import CryptoError, UnsupportedAlgorithmError
 
 __all__ = [
     "KDF_ENC",
@@ -126,10 +126,12 @@ class MRZKey(AccessKey):
 
     @property
     def mrz_information(self) -> bytes:
-        doc = self.document_number.upper().ljust(9, "<")
-        dob, doe = self.date_of_birth, self.date_of_expiry
-        if len(dob) != 6 or len(doe) != 6 or not (dob + doe).isdigit():
-            raise UnsupportedAlgorithmError("MRZ dates must be six digits (YYMMDD)", what="mrz_key")
+        doc = str(self.document_number).upper().ljust(9, "<")
+        dob, doe = str(self.date_of_birth), str(self.date_of_expiry)
+        if len(dob) != 6 or len(doe) != 6 or not (dob + doe).isascii() or not (dob + doe).isdigit():
+            raise CryptoError("MRZ dates must be six digits (YYMMDD)", reason="crypto.access_key")
+        if not doc.isascii() or any(not (c.isdigit() or "A" <= c <= "Z" or c == "<") for c in doc):
+            raise CryptoError("document number has characters outside A-Z 0-9 <", reason="crypto.access_key")
         return (doc + _check_digit(doc) + dob + _check_digit(dob) + doe + _check_digit(doe)).encode("ascii")
 
     def key_seed(self) -> bytes:
@@ -147,7 +149,10 @@ class _TextPassword(AccessKey):
 
     def pace_secret(self) -> bytes:
         """K = the password as ISO/IEC 8859-1 characters (9303-11 §9.7.3; TR-03110-2 for PIN/PUK)."""
-        return self.value.encode("latin-1")
+        try:
+            return str(self.value).encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise CryptoError("password has characters outside ISO/IEC 8859-1", reason="crypto.access_key") from exc
 
 
 @dataclass(frozen=True, repr=False)

@@ -170,13 +170,9 @@ def pseudo_random_mapping(cipher: SymmetricCipher, s: bytes, t: bytes, p: int) -
     to the key size; n the smallest number with n·l ≥ log2 p + 64 (l = bit length of s)."""
     key_size = 16 if cipher.algorithm is CipherAlgorithm.DES3 else cipher.key_length
     if len(t) != key_size:
-        raise ProtocolError(
-            "IM nonce t does not have the key length", protocol=_P, step=2, reason="protocol.length"
-        )
+        raise ProtocolError("IM nonce t does not have the key length", protocol=_P, step=2, reason="protocol.length")
     if len(s) not in (16, 32) or len(s) % cipher.block_size:
-        raise ProtocolError(
-            "IM nonce s must be 128 or 256 bits", protocol=_P, step=2, reason="protocol.length"
-        )
+        raise ProtocolError("IM nonce s must be 128 or 256 bits", protocol=_P, step=2, reason="protocol.length")
     c0, c1 = _C128 if len(s) == 16 else _C256
     n = -(-(p.bit_length() + 64) // (len(s) * 8))
     k = cipher.encrypt_cbc(t, s)
@@ -239,9 +235,7 @@ def verify_pace_cam(result: PACEResult, chip_public_key: bytes, group: Group | N
     pk_ic = group.decode(chip_public_key, protocol=_P, step="CAM")
     ca_ic = int.from_bytes(result.chip_authentication_data, "big")
     if not 0 < ca_ic < group.order:
-        raise AuthenticationError(
-            "chip authentication data out of range", protocol=_P, step="CAM", reason="auth.cam"
-        )
+        raise AuthenticationError("chip authentication data out of range", protocol=_P, step="CAM", reason="auth.cam")
     expected = group.encode(group.multiply(ca_ic, pk_ic))
     if not hmac.compare_digest(expected, result.chip_mapping_public_key or b""):
         raise AuthenticationError(
@@ -336,9 +330,7 @@ def general_authenticate_command(data_objects: bytes, *, last: bool = False) -> 
     ).to_bytes()
 
 
-def parse_dynamic_authentication_data(
-    data: bytes, *, step: int | str, protocol: str = _P
-) -> dict[int, bytes]:
+def parse_dynamic_authentication_data(data: bytes, *, step: int | str, protocol: str = _P) -> dict[int, bytes]:
     """The data objects inside 7C (tag → value); `ProtocolError` when malformed or repeated."""
     try:
         inner = unwrap_tlv(bytes(data), 0x7C)
@@ -449,7 +441,9 @@ class PACETerminal(_PACEBase):
         self._map_sk_fixed = mapping_private_key
         self._t_fixed = terminal_nonce
         self._eph_sk_fixed = ephemeral_private_key
+        self._map_sk = 0
         self._map_pk: bytes | None = None
+        self._t = b""
         self._eph_sk = 0
         self._eph_pk = b""
         self._chip_eph_pk = b""
@@ -468,9 +462,7 @@ class PACETerminal(_PACEBase):
         self._expect(1)
         z = _require(parse_dynamic_authentication_data(data, step=1), 0x80, 1)
         if not z or len(z) % self.cipher.block_size or len(z) > 64:
-            raise ProtocolError(
-                "encrypted nonce has a wrong length", protocol=_P, step=1, reason="protocol.length"
-            )
+            raise ProtocolError("encrypted nonce has a wrong length", protocol=_P, step=1, reason="protocol.length")
         try:
             self._s = self.cipher.decrypt_cbc(self._k_pi, z)
         except SMError as exc:
@@ -505,15 +497,11 @@ class PACETerminal(_PACEBase):
             self._mapped = self._im_generator(self._t)
         else:
             if self._map_pk is None:
-                raise ProtocolError(
-                    "step 2 command not built", protocol=_P, step=2, reason="protocol.sequence"
-                )
+                raise ProtocolError("step 2 command not built", protocol=_P, step=2, reason="protocol.sequence")
             raw = _require(dos, 0x82, 2)
             chip_pk = self.group.decode(raw, step=2)
             if hmac.compare_digest(raw, self._map_pk):
-                raise ProtocolError(
-                    "chip's mapping key equals ours", protocol=_P, step=2, reason="protocol.public_key"
-                )
+                raise ProtocolError("chip's mapping key equals ours", protocol=_P, step=2, reason="protocol.public_key")
             h = self.group.agree(self._map_sk, chip_pk)
             self._mapped = self.group.with_generator(self.group.combine(int.from_bytes(self._s, "big"), h))
             self._chip_map_pk = bytes(raw)
@@ -535,9 +523,7 @@ class PACETerminal(_PACEBase):
         raw = _require(parse_dynamic_authentication_data(data, step=3), 0x84, 3)
         chip_pk = self._mapped.decode(raw, step=3)
         if hmac.compare_digest(raw, self._eph_pk):
-            raise ProtocolError(
-                "PK_DH,IC equals PK_DH,IFD", protocol=_P, step=3, reason="protocol.public_key"
-            )
+            raise ProtocolError("PK_DH,IC equals PK_DH,IFD", protocol=_P, step=3, reason="protocol.public_key")
         self._derive(self._mapped.shared_secret(self._mapped.agree(self._eph_sk, chip_pk)))
         self._chip_eph_pk = bytes(raw)
         self._step = 3
@@ -639,13 +625,9 @@ class PACEChip(_PACEBase):
 
     def _step1(self, data: bytes) -> bytes:
         if parse_dynamic_authentication_data(data, step=1):
-            raise ProtocolError(
-                "step 1 command must be empty", protocol=_P, step=1, reason="protocol.malformed"
-            )
+            raise ProtocolError("step 1 command must be empty", protocol=_P, step=1, reason="protocol.malformed")
         self._s = (
-            self._nonce_fixed
-            if self._nonce_fixed is not None
-            else secrets.token_bytes(_nonce_length(self.cipher))
+            self._nonce_fixed if self._nonce_fixed is not None else secrets.token_bytes(_nonce_length(self.cipher))
         )
         return encode_tlv(0x7C, encode_tlv(0x80, self.cipher.encrypt_cbc(self._k_pi, self._s)))
 
@@ -663,9 +645,7 @@ class PACEChip(_PACEBase):
         self._map_sk, pk = self.group.keypair(self._map_sk_fixed)
         self._map_pk = self.group.encode(pk)
         if hmac.compare_digest(value, self._map_pk):
-            raise ProtocolError(
-                "terminal's mapping key equals ours", protocol=_P, step=2, reason="protocol.public_key"
-            )
+            raise ProtocolError("terminal's mapping key equals ours", protocol=_P, step=2, reason="protocol.public_key")
         h = self.group.agree(self._map_sk, terminal_pk)
         self._mapped = self.group.with_generator(self.group.combine(int.from_bytes(self._s, "big"), h))
         return encode_tlv(0x7C, encode_tlv(0x82, self._map_pk))
@@ -681,9 +661,7 @@ class PACEChip(_PACEBase):
         sk, pk = self._mapped.keypair(self._eph_sk_fixed)
         self._eph_pk = self._mapped.encode(pk)
         if hmac.compare_digest(raw, self._eph_pk):
-            raise ProtocolError(
-                "PK_DH,IFD equals PK_DH,IC", protocol=_P, step=3, reason="protocol.public_key"
-            )
+            raise ProtocolError("PK_DH,IFD equals PK_DH,IC", protocol=_P, step=3, reason="protocol.public_key")
         self._derive(self._mapped.shared_secret(self._mapped.agree(sk, terminal_pk)))
         self._terminal_eph_pk = bytes(raw)
         return encode_tlv(0x7C, encode_tlv(0x84, self._eph_pk))
@@ -777,9 +755,7 @@ def perform_pace(
     if domain is None:
         raise UnsupportedAlgorithmError("no domain parameters for this PACEInfo", what="parameter_id")
     terminal = PACETerminal(password, oid, domain)
-    mse = mse_set_at_command(
-        oid, password.password_type, parameter_id=pid if send_parameter_id else None, chat=chat
-    )
+    mse = mse_set_at_command(oid, password.password_type, parameter_id=pid if send_parameter_id else None, chat=chat)
     ResponseAPDU.from_bytes(transport.transmit(mse)).check("PACE MSE:Set AT")
     steps = (
         (terminal.step1_command, terminal.step1_response),

@@ -101,9 +101,7 @@ class SecureMessaging:
         if not self._alive:
             raise SMError("the secure messaging session was aborted", reason="sm.session_dead")
 
-    def _fail(
-        self, message: str, reason: str, *, status_word: int = 0x6988, sw: int | None = None
-    ) -> SMError:
+    def _fail(self, message: str, reason: str, *, status_word: int = 0x6988, sw: int | None = None) -> SMError:
         self._alive = False
         return SMError(message, reason=reason, status_word=status_word, sw=sw)
 
@@ -151,9 +149,7 @@ class SecureMessaging:
         except ICAOError as exc:
             raise SMError("command APDU cannot be parsed", reason="sm.malformed") from exc
         if cmd.cla & _SM_CLA_BITS or cmd.cla & 0x80:
-            raise SMError(
-                "the class byte already indicates secure messaging or is proprietary", reason="sm.malformed"
-            )
+            raise SMError("the class byte already indicates secure messaging or is proprietary", reason="sm.malformed")
         cla = cmd.cla | _SM_CLA_BITS
         self._increment()
         body = b""
@@ -172,9 +168,7 @@ class SecureMessaging:
         body += encode_tlv(0x8E, mac)
         extended = len(body) > 255 or (cmd.ne or 0) > 256
         self._command_ins = cmd.ins
-        return CommandAPDU(
-            cla, cmd.ins, cmd.p1, cmd.p2, body, 65536 if extended else 256, extended
-        ).to_bytes()
+        return CommandAPDU(cla, cmd.ins, cmd.p1, cmd.p2, body, 65536 if extended else 256, extended).to_bytes()
 
     def unprotect_response(self, rapdu: bytes) -> bytes:
         """Terminal: check and decrypt a protected response; return the plain response APDU
@@ -244,9 +238,7 @@ class SecureMessaging:
         except ICAOError as exc:
             raise self._fail("command APDU cannot be parsed", "sm.malformed") from exc
         if cmd.cla & _SM_CLA_BITS != _SM_CLA_BITS:
-            raise self._fail(
-                "plain command in a secure messaging session", "sm.not_protected", status_word=0x6987
-            )
+            raise self._fail("plain command in a secure messaging session", "sm.not_protected", status_word=0x6987)
         self._increment()
         try:
             plain = self._open_command(cmd)
