@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, StrictBool, StrictInt, TypeAdapter, ValidationError
@@ -215,7 +216,10 @@ class Timing:
     per_byte_us: float
     operations_ms: dict[str, float] = field(default_factory=dict)
 
-    def __hash__(self) -> int:  # dict field: hash by identity-free content
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operations_ms", MappingProxyType(dict(self.operations_ms)))
+
+    def __hash__(self) -> int:
         return hash((self.apdu_overhead_us, self.per_byte_us, tuple(sorted(self.operations_ms.items()))))
 
 
@@ -255,6 +259,10 @@ class PersonalizationDialect:
     put_data_ins: HexInt
     access_key_tags: dict[Literal["MRZ", "CAN"], HexInt]
     lock_ins: HexInt
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_references", MappingProxyType(dict(self.key_references)))
+        object.__setattr__(self, "access_key_tags", MappingProxyType(dict(self.access_key_tags)))
 
     def __hash__(self) -> int:
         return hash((self.transport_key_reference, self.write_ins, self.lock_ins))

@@ -181,7 +181,8 @@ def test_oversize_read_policies(cards):
     sm = open_bac(t)
     data, sw = tx(sm, "00B0820000")                      # 2021: truncates to 223
     assert sw == 0x9000 and len(data) == 223
-    assert tx(t, "00B0000000" + "00")[1] in (0x6700,)   # short-only chip: extended Le refused
+    assert tx(t, "00B0820000" + "0100")[1] == 0x6700    # short-only chip: an extended Le is refused
+    assert tx(t, "00B0810004")[1] == 0x6982              # ... plain, and the SM session is gone
 
 
 def test_status_words_for_bad_commands(cards):
