@@ -209,6 +209,9 @@ def inspect_card(transport: Transport, access_key: AccessKey, trust_store: Any, 
         run.session = open_session(run.raw, access_key, policy, memory=run.memory)
     except ReaderError as exc:
         return _fail_report(run, Check.failed("access", exc.reason, str(exc.args[0])), at, t_start)
+    except Exception as exc:  # see below: never a crash
+        return _fail_report(run, Check.failed("access", ReasonCode.INTERNAL_ERROR, type(exc).__name__),
+                            at, t_start)
     run.timed("access", t0)
     s = run.session
     run.checks.append(Check.passed("access", f"{s.access.method}"
@@ -258,8 +261,10 @@ def inspect_card(transport: Transport, access_key: AccessKey, trust_store: Any, 
     except ReaderError as exc:
         step = exc.step or "read"
         return _fail_report(run, Check.failed("read", exc.reason, f"{step}: {exc.args[0]}"), at, t_start)
-    except TransportError as exc:  # pragma: no cover - TransportError is a ReaderError
-        return _fail_report(run, Check.failed("read", exc.reason, str(exc.args[0])), at, t_start)
+    except Exception as exc:  # a bug or an unforeseen protocol error: still a report, never a crash
+        reason = ReasonCode.SM_ERROR if str(getattr(exc, "reason", "")).startswith("sm.") \
+            else ReasonCode.INTERNAL_ERROR
+        return _fail_report(run, Check.failed("read", reason, type(exc).__name__), at, t_start)
     # 6. verification of the evidence
     t0 = time.perf_counter()
     verified = verify_evidence(_bundle(run, at), trust_store, at=at, expected_aa_challenge=None,

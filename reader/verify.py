@@ -292,7 +292,8 @@ def _check_access_key(bundle: EvidenceBundle, mrz: Any, fields: dict[str, str]) 
     the CAN) and compare digests in constant time.
     Decision (VN_CARD.md): the CAN is the last 6 digits of the personal ID in the TD1 optional data."""
     if bundle.access is None or bundle.access_key_digest is None:
-        return Check.skipped("pa.dg1_access_key", ReasonCode.NOT_PERFORMED, "no access key record")
+        # Decision: a bundle must say which key opened the chip; without it DG1 is bound to nothing.
+        return Check.failed("pa.dg1_access_key", ReasonCode.EVIDENCE_INVALID, "no access key record")
     if bundle.access.password_type == "MRZ":  # noqa: S105 - a password *type*, not a password
         seed = mrz.mrz_information
     else:

@@ -503,3 +503,48 @@ def test_stale_crl_is_a_warning(card2021):
     warnings = [c for c in r.checks if c.outcome is Outcome.WARNING]
     assert warnings and warnings[0].reason is ReasonCode.CRL_UNAVAILABLE
     assert r.verdict is Outcome.WARNING and r.reason is ReasonCode.CRL_UNAVAILABLE
+
+
+def test_odd_ins_past_32k_under_sm():
+    """A 40 KB DG2 on the 2024 chip read in 4 KB steps: offsets past 32767 go with odd INS B1 (DO 54 /
+    DO 53) through secure messaging (DO 85)."""
+    from reader.access import open_session
+    from reader.reading import FILES, FileReader
+
+    card = personalize("vn-cc-2024", dg2_size=40_000)
+    assert len(card.files["DG2"]) > 0x8000
+    t = InProcessTransport(card.chip)
+    session = open_session(t, can_key(card.can))
+    reader = FileReader(session.transport, initial_size=4096, extended=True, memory=ReadSizeMemory())
+    assert reader.read(FILES["DG2"]) == card.files["DG2"]
+    assert reader.stats.odd_ins_reads >= 1
+    r = inspect(card.chip, can_key(card.can), card.pki.trust_store())
+    assert r.verdict is Outcome.PASSED
+
+
+@pytest.fixture(scope="module")
+def good_evidence(card2021):
+    r = inspect(card2021.chip, can_key(card2021.can), card2021.pki.trust_store())
+    return r.evidence.to_dict()
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                           max_leaves=10)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(["format", "read_at", "files", "unreadable", "access", "access_key_digest", "aa",
+                            "chip_authentication", "certificates", "session_checks", "atr"]),
+       value=json_values)
+def test_fuzz_evidence_bundle(card2021, good_evidence, key, value):
+    """Hostile bundles (the station API's HTTP input): never an exception, never a PASS."""
+    d = dict(good_evidence)
+    d[key] = value
+    challenge = bytes.fromhex(good_evidence["aa"]["challenge"])   # as the server chose it
+    rep = reverify(json.dumps(d), card2021.pki.trust_store(), NOW, expected_aa_challenge=challenge)
+    # only fields that carry no proof to a server may change without failing the verdict (the CA record
+    # is a counter's report, AA on the server's challenge is the proof — reader.verify's docstring)
+    assert rep.verdict is not Outcome.PASSED or key in ("atr", "certificates", "session_checks",
+                                                        "chip_authentication")
+    assert ReasonCode.INTERNAL_ERROR not in rep.reasons
