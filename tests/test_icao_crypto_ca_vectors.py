@@ -162,9 +162,7 @@ def test_select_chip_authentication_by_key_id():
     pk = H(ca["picc_public_key"])
     ca_info = H("3012060A04007F00070202030202020101020101")  # id-CA-ECDH-AES-128, v1, keyId 1
     ca_info2 = H("3012060A04007F00070202030204020101020102")  # id-CA-ECDH-AES-256, v1, keyId 2
-    infos = SecurityInfos.from_bytes(
-        encode_tlv(0x31, _dg14_key(pk, 1) + _dg14_key(pk, 2) + ca_info + ca_info2)
-    )
+    infos = SecurityInfos.from_bytes(encode_tlv(0x31, _dg14_key(pk, 1) + _dg14_key(pk, 2) + ca_info + ca_info2))
     oid, key = select_chip_authentication(infos)
     assert (oid, key.key_id) == (oids.ID_CA_ECDH_AES_CBC_CMAC_256, 2)  # strongest pairing
     assert key.public_key == pk and key.group.parameter_id == 13
@@ -183,3 +181,77 @@ def test_ca_algorithm_rejects_unknown():
     with pytest.raises(UnsupportedAlgorithmError):
         ca_algorithm("0.4.0.127.0.7.2.2.3.3.1")
     assert ca_algorithm(oids.ID_CA_DH_AES_CBC_CMAC_192).cipher.key_length == 24
+
+
+def test_bsi_dh_pace_both_roles():
+    p = V["dh"]["pace"]
+    key = PINKey(V["password"]["value"])
+    assert AES_128.decrypt_cbc(kdf_pi(key, AES_128), H(p["nonce_z"])) == H(p["nonce_s"])
+    terminal = PACETerminal(
+        key,
+        p["oid"],
+        p["parameter_id"],
+        mapping_private_key=I(p["map_pcd_private_key"]),
+        ephemeral_private_key=I(p["pcd_private_key"]),
+    )
+    chip = PACEChip(
+        key,
+        p["oid"],
+        p["parameter_id"],
+        nonce=H(p["nonce_s"]),
+        mapping_private_key=I(p["map_picc_private_key"]),
+        ephemeral_private_key=I(p["picc_private_key"]),
+    )
+    commands = []
+    for step in range(1, 5):
+        command = getattr(terminal, f"step{step}_command")()
+        commands.append(command)
+        data = command[5:-1] if command[4] else command[7:-2]
+        getattr(terminal, f"step{step}_response")(getattr(chip, f"step{step}")(data))
+    assert H(p["map_pcd_public_key"]) in commands[1]
+    assert H(p["pcd_public_key"]) in commands[2]
+    assert H(p["t_pcd"]) in commands[3]
+    mapped = terminal._mapped
+    assert mapped.encode(mapped.generator()) == H(p["mapped_generator"])
+    assert mapped.shared_secret(mapped.agree(I(p["pcd_private_key"]), mapped.decode(H(p["picc_public_key"])))) == H(
+        p["shared_secret"]
+    )
+    result = terminal.result
+    assert result.chip_ephemeral_public_key == H(p["picc_public_key"])
+    assert (result.ks_enc, result.ks_mac) == (H(p["ks_enc"]), H(p["ks_mac"]))
+    assert chip.result == result
+
+
+def test_bsi_dh_secure_messaging_primitives():
+    p, sm_v = V["dh"]["pace"], V["dh"]["secure_messaging"]
+    sm = SecureMessaging(AES_128, H(p["ks_enc"]), H(p["ks_mac"]), sm_v["encrypt"]["ssc"])
+    assert sm._encrypt(H(sm_v["encrypt"]["data"])) == H(sm_v["encrypt"]["cryptogram"])
+    sm = SecureMessaging(AES_128, H(p["ks_enc"]), H(p["ks_mac"]), sm_v["mac"]["ssc"])
+    assert sm._mac(H(sm_v["mac"]["data"])) == H(sm_v["mac"]["mac"])
+
+
+def test_bsi_dh_chip_authentication():
+    ca = V["dh"]["chip_authentication"]
+    key = chip_authentication_key(H(ca["chip_authentication_public_key_info"]))
+    assert key.protocol == oids.ID_PK_DH and key.group.parameter_id == 0 and key.key_id == 1
+    assert key.public_key == H(ca["picc_public_key"])
+    assert key.group.encode(key.group.multiply(I(ca["picc_private_key"]))) == key.public_key
+    terminal = ChipAuthenticationTerminal(ca["oid"], key, ephemeral_private_key=I(ca["pcd_private_key"]))
+    assert terminal.ephemeral_public_key == H(ca["pcd_public_key"])
+    group = key.group
+    secret = group.shared_secret(group.agree(I(ca["pcd_private_key"]), group.decode(key.public_key)))
+    assert secret == H(ca["shared_secret"])
+    assert session_keys(secret + H(ca["ca2_nonce"]), AES_128) == (H(ca["ca2_ks_enc"]), H(ca["ca2_ks_mac"]))
+    mse, ga = terminal.commands()
+    chip = ChipAuthenticationChip(I(ca["picc_private_key"]), group, key_id=1)
+    chip.mse_set_at(mse[5:])
+    data = ga[5:-1] if ga[4] else ga[7:-2]
+    _, result = chip.general_authenticate(data)
+    assert (
+        (result.ks_enc, result.ks_mac)
+        == session_keys(secret, AES_128)
+        == (
+            terminal.result.ks_enc,
+            terminal.result.ks_mac,
+        )
+    )
