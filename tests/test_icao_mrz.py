@@ -92,7 +92,7 @@ def test_td3_check_digit_errors(pos, field):
 
 
 def test_vn_position_30_and_document_number_rules():
-    lines = _lines(2)
+    lines = _lines(3)
     bad30 = lines[0][:29] + "1"
     # keep the composite right so only the VN rule fails
     l2 = lines[1][:29] + check_digit(bad30[5:30] + lines[1][0:7] + lines[1][8:15] + lines[1][18:29])
