@@ -179,3 +179,16 @@ def test_random_bytes(data):
             parser(data)
         except LDSError:
             pass
+
+
+def test_malformed_known_entry_and_bare_unknown_entry_are_kept():
+    bad_pace = bytes.fromhex("300F060A04007F00070202040202" + "0C0178")  # version as a UTF8String
+    bare = bytes.fromhex("3006060452010203")  # unknown protocol, no requiredData
+    good = bytes.fromhex("3012060A04007F0007020204020202010202010D")
+    body = bad_pace + bare + good
+    raw = bytes([0x31, len(body)]) + body
+    si = SecurityInfos.from_bytes(raw)
+    assert si.to_bytes() == raw
+    assert [i.protocol for i in si.malformed] == [oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128]
+    assert [i.protocol for i in si.unknown] == ["2.2.1.2.3"]
+    assert len(si.pace_infos) == 1

@@ -58,7 +58,9 @@ class SecurityInfo(core.Sequence):
 
     _fields: ClassVar[list] = [
         ("protocol", core.ObjectIdentifier),
-        ("required_data", core.Any),
+        # Decision: requiredData is read as optional so that an unknown entry carrying only its
+        # protocol is still kept rather than failing the whole file (LESSONS).
+        ("required_data", core.Any, {"optional": True}),
         ("optional_data", core.Any, {"optional": True}),
     ]
 
@@ -211,8 +213,14 @@ def _load_info(raw: bytes, file: str) -> SecurityInfo:
     if cls is SecurityInfo:
         generic.native  # noqa: B018 - a structurally broken unknown entry is still an error
         return generic
-    info = cls.load(raw, strict=True)
-    info.native  # noqa: B018 - force the full parse now
+    try:
+        info = cls.load(raw, strict=True)
+        info.native  # noqa: B018 - force the full parse now
+    except ASN1_ERRORS:
+        # Decision: a known protocol whose entry does not have its structure is kept as a generic
+        # SecurityInfo and reported by `SecurityInfos.malformed`; the rest of the file stays usable.
+        generic.native  # noqa: B018
+        return generic
     return info
 
 
@@ -306,7 +314,12 @@ class SecurityInfos(BytesEquality):
     @property
     def unknown(self) -> list[SecurityInfo]:
         """Entries whose protocol this module does not know (kept as read)."""
-        return self.of_type(SecurityInfo)
+        return [i for i in self.of_type(SecurityInfo) if security_info_class(i.protocol) is SecurityInfo]
+
+    @property
+    def malformed(self) -> list[SecurityInfo]:
+        """Entries with a known protocol but not its structure (kept as read, generic)."""
+        return [i for i in self.of_type(SecurityInfo) if security_info_class(i.protocol) is not SecurityInfo]
 
     def chip_authentication_public_key(self, key_id: int | None = None) -> ChipAuthenticationPublicKeyInfo:
         """The CA public key with `key_id` (LESSONS: DG14 may hold several; pick by keyId).
