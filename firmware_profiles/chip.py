@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import core
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -55,6 +56,9 @@ _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "secp384r1": ec.SECP384R1,
     "secp521r1": ec.SECP521R1,
 }
+
+ATR_INFO_FID = 0x2F01
+ATR_INFO_SPEC = EFSpec(name="EF.ATR/INFO", fid=ATR_INFO_FID, sfi=1, df=MF, max_size=64, read="always")
 
 TRANSPORT_AUTH_LIMIT = 10
 """Decision: after 10 consecutive failed transport-key authentications a blank card is unusable (6983)."""
@@ -298,13 +302,33 @@ class VirtualChip:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _spec(self, df: str, fid: int) -> EFSpec | None:
+        if (df, fid) == (MF, ATR_INFO_FID) and self.profile.apdu.extended_length:
+            return ATR_INFO_SPEC
         return self.profile.file_by_fid(fid, df)
 
+    def _spec_by_sfi(self, sfi: int, df: str) -> EFSpec | None:
+        if (df, sfi) == (MF, ATR_INFO_SPEC.sfi) and self.profile.apdu.extended_length:
+            return ATR_INFO_SPEC
+        return self.profile.file_by_sfi(sfi, df)
+
     def _file(self, df: str, fid: int) -> StoredFile:
+        if (df, fid) == (MF, ATR_INFO_FID) and self.profile.apdu.extended_length:
+            return self._atr_info()
         f = self.state.files.get((df, fid))
         if f is None:
             raise _Reply(iso.SW_FILE_NOT_FOUND)
         return f
+
+    def _atr_info(self) -> StoredFile:
+        """EF.ATR/INFO (ICAO 9303-10 §3.6.1, ISO/IEC 7816-4 §12.7.1): the chip OS's own file, built from
+        the profile - extended length information DO'7F66' { INTEGER max Nc, INTEGER max Ne }.
+
+        Decision: present exactly when the profile supports extended length (9303-10 requires it then),
+        readable without access control, never written by personalization."""
+        a = self.profile.apdu
+        body = core.Integer(a.max_command_data).dump() + core.Integer(a.max_response_data).dump()
+        data = encode_tlv(0x7F66, body)
+        return StoredFile(MF, ATR_INFO_FID, len(data), bytearray(data))
 
     def _require_access(self, spec: EFSpec | None, protected: bool) -> None:
         s = self._session
@@ -392,7 +416,7 @@ class VirtualChip:
                 if p1 & 0x60:
                     raise _Reply(iso.SW_INCORRECT_P1P2)
                 sfi = p1 & 0x1F
-                spec = self.profile.file_by_sfi(sfi, s.df)
+                spec = self._spec_by_sfi(sfi, s.df)
                 if spec is None:
                     raise _Reply(iso.SW_FILE_NOT_FOUND)
                 # Existence is checked after the access rule: no SM, no telling which DGs exist.
@@ -406,7 +430,7 @@ class VirtualChip:
                 raise _Reply(iso.SW_COMMAND_NOT_ALLOWED_NO_EF)
             return s.ef, None
         if p1 == 0 and p2 & 0xE0 == 0:
-            spec = self.profile.file_by_sfi(p2 & 0x1F, s.df)
+            spec = self._spec_by_sfi(p2 & 0x1F, s.df)
             if spec is None:
                 raise _Reply(iso.SW_FILE_NOT_FOUND)
             return (s.df, spec.fid), None

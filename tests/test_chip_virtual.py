@@ -387,3 +387,19 @@ def test_active_authentication(cards, name):
         verify_active_authentication(keys["AA"], bytes(8), sig, signature_algorithm=aa_signature_oid(profile))
     assert tx(sm, CommandAPDU(0, 0x88, 0, 0, challenge[:7], le).to_bytes())[1] == 0x6700
     assert tx(sm, CommandAPDU(0, 0x88, 0, 1, challenge, le).to_bytes())[1] == 0x6A86
+
+
+def test_ef_atr_info_announces_extended_length(cards):
+    from reader.reading import extended_length_from_atr_info
+
+    chip, _state, _ = cards["vn-cc-2024"]
+    t = ChipTransport(chip)
+    t.reset()
+    data, sw = tx(t, "00B0810000")                       # EF.ATR/INFO by SFI 01 under the MF, plain
+    assert sw == 0x9000 and data == bytes.fromhex("7F6609020210000203010000")  # Nc 4096, Ne 65536
+    assert extended_length_from_atr_info(data) == 65536
+    assert tx(t, "00A4020C022F01")[1] == 0x9000
+    chip21, _state, _ = cards["vn-cccd-2021"]          # short-only chips have no EF.ATR/INFO
+    t = ChipTransport(chip21)
+    t.reset()
+    assert tx(t, "00A4020C022F01")[1] == 0x6A82
