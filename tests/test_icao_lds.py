@@ -227,9 +227,7 @@ def test_dg11():
 
 
 def test_dg11_bcd_date_accepted():
-    raw = encode_tlv(
-        0x6B, [encode_tlv(0x5C, bytes.fromhex("5F2B")), encode_tlv(0x5F2B, bytes.fromhex("19900315"))]
-    )
+    raw = encode_tlv(0x6B, [encode_tlv(0x5C, bytes.fromhex("5F2B")), encode_tlv(0x5F2B, bytes.fromhex("19900315"))])
     dg11 = DG11.from_bytes(raw)
     assert dg11.full_date_of_birth == "19900315" and dict(dg11.date_forms) == {"full_date_of_birth": "bcd"}
     assert dataclasses.replace(dg11, raw=None).to_bytes() == raw
@@ -245,9 +243,7 @@ def test_dg12():
     )
     back = assert_round_trip(DG12, dg12)
     assert back.date_of_issue == "20240701" and back.other_persons == ("A", "B")
-    bcd = DG12.from_bytes(
-        encode_tlv(0x6C, [encode_tlv(0x5C, b"\x5f\x26"), encode_tlv(0x5F26, b"\x20\x24\x07\x01")])
-    )
+    bcd = DG12.from_bytes(encode_tlv(0x6C, [encode_tlv(0x5C, b"\x5f\x26"), encode_tlv(0x5F26, b"\x20\x24\x07\x01")]))
     assert bcd.date_of_issue == "20240701"
 
 
@@ -310,9 +306,7 @@ def test_dg13_unknown_field_order_kept_byte_exact():
         _Entry([__import__("asn1crypto").core.Integer(n), __import__("asn1crypto").core.UTF8String(v)]).dump()
         for n, v in ((1, "079090012345"), (2, "Nguyễn Văn An"), (30, "mới"))
     ]
-    inner = encode_tlv(
-        0x30, [bytes.fromhex("020101"), bytes.fromhex("060628d316010008"), encode_tlv(0x31, entries)]
-    )
+    inner = encode_tlv(0x30, [bytes.fromhex("020101"), bytes.fromhex("060628d316010008"), encode_tlv(0x31, entries)])
     raw = encode_tlv(0x6D, inner)
     dg13 = DG13.from_bytes(raw)
     assert [f.number for f in dg13.fields] == [1, 2, 30] and dg13.to_bytes() == raw
@@ -330,21 +324,12 @@ def test_dg13_malformed(raw):
 
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
 def test_dg15(kind):
-    key = (
-        rsa.generate_private_key(65537, 1024)
-        if kind == "rsa"
-        else ec.generate_private_key(ec.BrainpoolP256R1())
-    )
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    key = rsa.generate_private_key(65537, 1024) if kind == "rsa" else ec.generate_private_key(ec.BrainpoolP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     dg15 = DG15.from_public_key_der(spki)
     assert dg15.spki_bytes == spki and dg15.algorithm == kind
     assert_round_trip(DG15, dataclasses.replace(dg15, raw=None))
-    assert (
-        serialization.load_der_public_key(dg15.spki_bytes).public_numbers()
-        == key.public_key().public_numbers()
-    )
+    assert serialization.load_der_public_key(dg15.spki_bytes).public_numbers() == key.public_key().public_numbers()
 
 
 # --- parse_lds_file and hostile input ------------------------------------------------------------
@@ -355,9 +340,7 @@ def sample_files():
     from tests.test_icao_sod import make_sod
 
     key = ec.generate_private_key(ec.SECP256R1())
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     from icao9303.mrz import parse_mrz
 
     return {
@@ -433,3 +416,40 @@ def test_random_bodies_under_the_right_tag(tag, body):
         parse_lds_file(tag, encode_tlv(tag, body))
     except LDSError:
         pass
+
+
+def _deep(n: int, tag: int = 0x30) -> bytes:
+    data = b""
+    for _ in range(n):
+        data = encode_tlv(tag, data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("DG14", encode_tlv(0x6E, encode_tlv(0x31, encode_tlv(0x30, bytes.fromhex("0603520102") + _deep(3000))))),
+        (
+            "DG13",
+            encode_tlv(
+                0x6D,
+                encode_tlv(
+                    0x30,
+                    bytes.fromhex("020101060628d316010008")
+                    + encode_tlv(0x31, encode_tlv(0x30, b"\x02\x01\x01" + _deep(3000))),
+                ),
+            ),
+        ),
+        ("EF.SOD", encode_tlv(0x77, _deep(3000))),
+        ("EF.CardSecurity", _deep(3000)),
+        ("EF.CardAccess", encode_tlv(0x31, _deep(3000))),
+        ("DG15", encode_tlv(0x6F, _deep(3000))),
+        ("DG2", encode_tlv(0x75, _deep(3000, 0x7F61))),
+        ("DG11", encode_tlv(0x6B, _deep(3000, 0xA0))),
+        ("EF.COM", encode_tlv(0x60, _deep(3000, 0x7F01))),
+        ("DG1", encode_tlv(0x61, b"\x5f\x1f\x84\xff\xff\xff\xff")),
+    ],
+)
+def test_depth_and_length_bombs(name, raw):
+    with pytest.raises(LDSError):
+        parse_lds_file(name, raw)
