@@ -339,7 +339,7 @@ class ChipAuthenticationTerminal:
         group = key.group
         sk, pk = group.keypair(ephemeral_private_key)
         self.ephemeral_public_key = group.encode(pk)
-        secret = group.shared_secret(group.agree(sk, group.decode(key.public_key, protocol=_P, step=1)))
+        secret = group.key_agreement(sk, group.decode(key.public_key, protocol=_P, step=1))
         ks_enc, ks_mac = session_keys(secret, self.algorithm.cipher)
         self.result = CAResult(self.algorithm, key.key_id, ks_enc, ks_mac, self.ephemeral_public_key)
 
@@ -385,7 +385,7 @@ class ChipAuthenticationChip:
         if alg.ecdh != self.group.is_ec:
             raise ProtocolError("CA OID does not match the chip key", protocol=_P, step=1, reason="protocol.algorithm")
         peer = self.group.decode(public_key, protocol=_P, step=1)
-        secret = self.group.shared_secret(self.group.agree(self._sk, peer))
+        secret = self.group.key_agreement(self._sk, peer)
         ks_enc, ks_mac = session_keys(secret, alg.cipher)
         return CAResult(alg, self.key_id, ks_enc, ks_mac, bytes(public_key))
 

@@ -5,7 +5,9 @@ agreement, the PACE generic and integrated mappings).
 `ECGroup` (prime curves, ECKA of BSI TR-03111) and `DHGroup` (MODP groups with a prime-order subgroup,
 RFC 2631 / RFC 5114) share one interface, so PACE and CA are written once. Point arithmetic on a
 *mapped* generator is something `cryptography` does not expose, so the EC math runs on `ecdsa`'s
-Jacobian points; DH is modular exponentiation.
+Jacobian points; key pairs and key agreement on a standardized curve that OpenSSL knows go through
+`cryptography` instead (Chip Authentication, the PACE mapping key pair); DH is modular exponentiation
+(`cryptography`'s DH objects cannot take a mapped generator).
 
 Encodings (9303-11 §9.4.5, LESSONS "leading zeros"): an EC public key is the uncompressed point
 ``04 ‖ x ‖ y`` with x and y at the full field length; a DH public key and every shared secret are
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ecdsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from ecdsa.ellipticcurve import INFINITY, CurveFp, PointJacobi
 
 from icao9303.crypto.errors import ProtocolError, UnsupportedAlgorithmError
@@ -126,6 +129,10 @@ class Group(ABC):
             )
         return element
 
+    def key_agreement(self, private: int, peer: Any) -> bytes:
+        """KA(SK, PK, D) as the shared secret octet string (ECDH: x-coordinate, DH: the element), full length."""
+        return self.shared_secret(self.agree(private, peer))
+
     @abstractmethod
     def _is_neutral(self, element: Any) -> bool: ...
 
@@ -228,6 +235,38 @@ class ECGroup(Group):
 
     def _is_neutral(self, element: Any) -> bool:
         return element == INFINITY
+
+    def _cryptography_curve(self) -> ec.EllipticCurve | None:
+        # Only a standardized group keeps its parameter id (a mapped group has None), so the generator is
+        # the standard one and `cryptography` (OpenSSL) can do the work.
+        cls = _CRYPTOGRAPHY_CURVES.get(self.parameter_id) if self.parameter_id is not None else None
+        return cls() if cls is not None else None
+
+    def keypair(self, private: int | None = None) -> tuple[int, Any]:
+        curve = self._cryptography_curve()
+        if curve is None:
+            return super().keypair(private)
+        if private is None:
+            key = ec.generate_private_key(curve)
+        else:
+            if private <= 0 or private % self._order == 0 or private >= 1 << (8 * self.order_length):
+                raise ProtocolError("private key out of range", protocol="PACE", reason="protocol.private_key")
+            key = ec.derive_private_key(private % self._order, curve)
+        numbers = key.public_key().public_numbers()
+        point = PointJacobi(self.curve, numbers.x, numbers.y, 1, self._order)
+        return key.private_numbers().private_value if private is None else private, point
+
+    def key_agreement(self, private: int, peer: Any) -> bytes:
+        """ECKA on a standardized curve through `cryptography` (OpenSSL); `ecdsa` for the others."""
+        curve = self._cryptography_curve()
+        if curve is None:
+            return super().key_agreement(private, peer)
+        try:
+            sk = ec.derive_private_key(private % self._order, curve)
+            pk = ec.EllipticCurvePublicKey.from_encoded_point(curve, self.encode(peer))
+            return sk.exchange(ec.ECDH(), pk)
+        except ValueError as exc:
+            raise ProtocolError("key agreement failed", protocol="PACE", reason="protocol.key_agreement") from exc
 
     def agree(self, private: int, peer: Any) -> Any:
         # ECKA with compatible cofactor multiplication (TR-03111 §4.3.1): K = (h·d mod n)·P ... for the
@@ -445,6 +484,18 @@ _CURVES: dict[int, tuple[str, ecdsa.curves.Curve]] = {
 }
 
 STANDARDIZED_DOMAIN_PARAMETER_IDS: tuple[int, ...] = (0, 1, 2, *sorted(_CURVES))
+
+# Standardized curves OpenSSL offers through `cryptography` (brainpoolP192r1/P224r1/P320r1 it does not).
+_CRYPTOGRAPHY_CURVES: dict[int, type[ec.EllipticCurve]] = {
+    8: ec.SECP192R1,
+    10: ec.SECP224R1,
+    12: ec.SECP256R1,
+    13: ec.BrainpoolP256R1,
+    15: ec.SECP384R1,
+    16: ec.BrainpoolP384R1,
+    17: ec.BrainpoolP512R1,
+    18: ec.SECP521R1,
+}
 
 _cache: dict[int, Group] = {}
 
