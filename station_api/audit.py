@@ -164,9 +164,7 @@ def verify_chain(session: Session, *, batch: int = 5000) -> AuditVerification:
     for row in session.execute(stmt).scalars():
         count += 1
         if row.seq != expected_seq:
-            problems.append(
-                AuditProblem(row.seq, "entry_missing", f"expected seq {expected_seq}, found {row.seq}")
-            )
+            problems.append(AuditProblem(row.seq, "entry_missing", f"expected seq {expected_seq}, found {row.seq}"))
         if row.prev_hash != prev_hash:
             problems.append(AuditProblem(row.seq, "chain_broken", "prev_hash does not match previous entry"))
         try:
@@ -251,7 +249,5 @@ def refusals(session: Session, *, actor: str, action: str, target: str | None = 
     try:
         yield
     except Exception as exc:
-        append_refusal(
-            session, actor=actor, action=action, target=target, outcome="refused", reasons=[_reason_of(exc)]
-        )
+        append_refusal(session, actor=actor, action=action, target=target, outcome="refused", reasons=[_reason_of(exc)])
         raise

@@ -27,9 +27,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--no-migrate", action="store_true", help="do not run the Alembic upgrade first")
-    serve.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
-    )
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--init-admin", metavar="USERNAME", help="create the first admin account and exit")
     serve.add_argument("--json", action="store_true", help="machine-readable output for --init-admin")
     serve.set_defaults(func=cmd_serve)
@@ -101,9 +99,7 @@ def _init_admin(url: str, username: str, scrypt_n: int, *, as_json: bool) -> int
     password = os.environ.get(ADMIN_PASSWORD_ENV)
     if not password:
         if not sys.stdin.isatty():
-            print(
-                f"cancuoc serve --init-admin: set {ADMIN_PASSWORD_ENV} or run interactively", file=sys.stderr
-            )
+            print(f"cancuoc serve --init-admin: set {ADMIN_PASSWORD_ENV} or run interactively", file=sys.stderr)
             return 2
         password = getpass.getpass("password for the new admin: ")
     if len(password) < 12:
@@ -113,9 +109,7 @@ def _init_admin(url: str, username: str, scrypt_n: int, *, as_json: bool) -> int
     try:
         with session_scope(engine) as session:
             existing = session.execute(
-                select(StationOperator.id).where(
-                    StationOperator.role == Role.ADMIN.value, StationOperator.active
-                )
+                select(StationOperator.id).where(StationOperator.role == Role.ADMIN.value, StationOperator.active)
             ).first()
             if existing:
                 print("cancuoc serve --init-admin: an active admin already exists", file=sys.stderr)
@@ -160,9 +154,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                     "entries": result.entries,
                     "head_seq": result.head_seq,
                     "head_hash": result.head_hash,
-                    "problems": [
-                        {"seq": p.seq, "reason": p.reason, "detail": p.detail} for p in result.problems
-                    ],
+                    "problems": [{"seq": p.seq, "reason": p.reason, "detail": p.detail} for p in result.problems],
                 }
             )
         )

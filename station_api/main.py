@@ -97,9 +97,7 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = problem_response(
-        413, ProblemCode.BODY_TOO_LARGE, "Request body too large", f"at most {limit} bytes"
-    )
+    response = problem_response(413, ProblemCode.BODY_TOO_LARGE, "Request body too large", f"at most {limit} bytes")
     await response(scope, receive, send)
 
 
@@ -161,9 +159,7 @@ def _route_of(scope: Scope) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers or None, **exc.extra
-        )
+        return problem_response(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers or None, **exc.extra)
 
     @app.exception_handler(PopulationError)
     async def _population(_request: Request, exc: PopulationError) -> JSONResponse:
@@ -305,9 +301,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 
-    body_limit = (
-        int(max(settings.api_max_evidence_bytes, settings.api_max_portrait_bytes) * 4 / 3) + 64 * 1024
-    )
+    body_limit = int(max(settings.api_max_evidence_bytes, settings.api_max_portrait_bytes) * 4 / 3) + 64 * 1024
     app.add_middleware(BodyLimitMiddleware, limit=body_limit)
     app.add_middleware(ObservabilityMiddleware, state=state)
     app.openapi = lambda: _custom_openapi(app)  # type: ignore[method-assign]

@@ -105,9 +105,7 @@ def verify_receipt(receipt: Mapping[str, Any], certificate: bytes | x509.Certifi
         if algorithm == "ecdsa-with-SHA256" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
         elif algorithm == "rsassa-pss-SHA256" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(
-                signature, data, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO), hashes.SHA256()
-            )
+            key.verify(signature, data, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO), hashes.SHA256())
         else:
             raise ReceiptInvalid("algorithm_unsupported")
     except InvalidSignature as exc:

@@ -55,14 +55,15 @@ def verify_password(password: str, stored: str) -> None:
 
 
 @functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_hex(8), n=2**14)
+def _dummy_hash(n: int) -> str:
+    return hash_password(secrets.token_hex(8), n=n)
 
 
-def burn_password_check(password: str) -> None:
-    """Spend the time of a real check when the account does not exist (no account-name oracle)."""
+def burn_password_check(password: str, *, n: int = 2**14) -> None:
+    """Spend the time of a real check (at the configured cost ``n``) when the account does not exist,
+    so that response time is no account-name oracle."""
     try:
-        verify_password(password, _dummy_hash())
+        verify_password(password, _dummy_hash(n))
     except Unauthenticated:
         pass
 
@@ -113,9 +114,7 @@ class TokenCodec:
         self, operator_id: int, role: str, agency: str | None, method: str, *, now: int | None = None
     ) -> tuple[str, TokenClaims]:
         now = int(time.time()) if now is None else now
-        claims = TokenClaims(
-            operator_id, role, agency, now, now + self.lifetime_s, secrets.token_hex(8), method
-        )
+        claims = TokenClaims(operator_id, role, agency, now, now + self.lifetime_s, secrets.token_hex(8), method)
         payload = _b64(json.dumps(claims.to_json(), separators=(",", ":"), sort_keys=True).encode())
         signed = f"{_TOKEN_VERSION}.{payload}"
         return f"{signed}.{_b64(self._mac(signed))}", claims
@@ -177,9 +176,7 @@ def parse_forwarded_certificate(header_value: str, *, now: datetime | None = Non
         pem = urllib.parse.unquote(header_value).encode()
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
-        raise Unauthenticated(
-            "client certificate unreadable", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED
-        ) from exc
+        raise Unauthenticated("client certificate unreadable", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED) from exc
     if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
         raise Unauthenticated(
             "client certificate outside its validity period", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED

@@ -11,8 +11,6 @@ from cancuoc.settings import Settings
 
 #: The development-only token signing secret. Any environment other than ``development`` refuses it.
 DEVELOPMENT_TOKEN_SECRET = "cancuoc-development-only-token-secret-change-me"  # noqa: S105
-#: The development-only passphrase of the receipt signing key in the file key store.
-DEVELOPMENT_RECEIPT_KEY_PASSPHRASE = "cancuoc-development-only-receipt-key"  # noqa: S105
 
 
 class ApiSettings(Settings):
@@ -41,20 +39,10 @@ class ApiSettings(Settings):
     api_max_evidence_bytes: int = Field(
         default=512 * 1024, ge=1024, description="largest evidence bundle accepted (decoded bytes)"
     )
-    api_max_portrait_bytes: int = Field(
-        default=2 * 1024 * 1024, ge=1024, description="largest portrait upload"
-    )
+    api_max_portrait_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="largest portrait upload")
     api_trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="client addresses whose forwarded client-certificate header is believed",
-    )
-    api_client_cert_header: str = Field(
-        default="x-client-certificate",
-        description="header carrying the URL-escaped PEM client certificate verified by the TLS proxy",
-    )
-    api_receipt_key_passphrase: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_RECEIPT_KEY_PASSPHRASE),
-        description="passphrase of the receipt signing key in the file key store",
     )
     api_password_scrypt_n: int = Field(
         default=2**14, ge=2**10, description="scrypt cost N for new operator password hashes"
@@ -69,11 +57,6 @@ class ApiSettings(Settings):
             raise ValueError(
                 "CANCUOC_API_TOKEN_SECRET must be set to a secret of at least 32 characters "
                 f"outside development (environment={self.environment!r})"
-            )
-        if self.api_receipt_key_passphrase.get_secret_value() == DEVELOPMENT_RECEIPT_KEY_PASSPHRASE:
-            raise ValueError(
-                "CANCUOC_API_RECEIPT_KEY_PASSPHRASE must be set outside development "
-                f"(environment={self.environment!r})"
             )
         return self
 

@@ -93,11 +93,7 @@ class AppState:
             settings=settings,
             engine=engine,
             sessions=sessionmaker(engine, expire_on_commit=False),
-            tokens=TokenCodec(
-                settings.api_token_secret.get_secret_value().encode(), settings.api_token_lifetime_s
-            ),
+            tokens=TokenCodec(settings.api_token_secret.get_secret_value().encode(), settings.api_token_lifetime_s),
             auth_limiter=RateLimiter(settings.api_auth_rate_limit, settings.api_rate_window_s),
-            verification_limiter=RateLimiter(
-                settings.api_verification_rate_limit, settings.api_rate_window_s
-            ),
+            verification_limiter=RateLimiter(settings.api_verification_rate_limit, settings.api_rate_window_s),
         )

@@ -63,9 +63,7 @@ def test_validation_error_never_echoes_input(api_sqlite):
 
 def test_body_limit(api_sqlite):
     big = "x" * (api_sqlite.settings.api_max_portrait_bytes * 2)
-    r = api_sqlite.client.post(
-        "/api/v1/auth/token", content=big, headers={"content-type": "application/json"}
-    )
+    r = api_sqlite.client.post("/api/v1/auth/token", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["code"] == "body_too_large"
 
 
@@ -97,14 +95,10 @@ def test_audit_chain_detects_edit_delete_reorder(api):
         row = s.execute(text("SELECT seq, details FROM station_audit_entries WHERE seq = 3")).one()
         details = json.loads(row.details)
         details["tampered"] = True
-        s.execute(
-            text("UPDATE station_audit_entries SET details = :d WHERE seq = 3"), {"d": json.dumps(details)}
-        )
+        s.execute(text("UPDATE station_audit_entries SET details = :d WHERE seq = 3"), {"d": json.dumps(details)})
     body = api.client.get("/api/v1/audit/verification", headers=auditor).json()
     assert body["intact"] is False
-    assert {"seq": 3, "reason": "entry_edited"} in [
-        {"seq": p["seq"], "reason": p["reason"]} for p in body["problems"]
-    ]
+    assert {"seq": 3, "reason": "entry_edited"} in [{"seq": p["seq"], "reason": p["reason"]} for p in body["problems"]]
 
 
 def test_audit_chain_detects_deletion_and_reorder(api_sqlite):

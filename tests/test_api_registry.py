@@ -15,9 +15,7 @@ from tests.test_api_support import api  # noqa: F401
 def _issued_card(api, card_number: str = "C0000001") -> str:
     with session_scope(api.engine) as s:
         pid = make_citizen(s).personal_id
-        registry.register_card(
-            s, card_number=card_number, personal_id=pid, firmware_profile="vn-cc-2024", actor="test"
-        )
+        registry.register_card(s, card_number=card_number, personal_id=pid, firmware_profile="vn-cc-2024", actor="test")
         registry.mark_issued(
             s,
             card_number,
@@ -48,15 +46,11 @@ def test_citizen_lookup_and_card_lifecycle(api):
     r = api.client.post("/api/v1/cards/search", json={"personal_id": pid}, headers=officer)
     assert [c["status"] for c in r.json()] == ["issued"]
 
-    r = api.client.post(
-        "/api/v1/cards/C0000001/loss", json={"stolen": True, "note": "bag stolen"}, headers=officer
-    )
+    r = api.client.post("/api/v1/cards/C0000001/loss", json={"stolen": True, "note": "bag stolen"}, headers=officer)
     assert r.status_code == 200 and r.json()["status"] == "stolen"
 
     supervisor = api.headers(Role.SUPERVISOR)
-    r = api.client.post(
-        "/api/v1/cards/C0000001/revocation", json={"reason": "double check"}, headers=supervisor
-    )
+    r = api.client.post("/api/v1/cards/C0000001/revocation", json={"reason": "double check"}, headers=supervisor)
     assert r.status_code == 409 and r.json()["code"] == "card_state"
     assert r.json()["reason"] == "INVALID_TRANSITION"
 

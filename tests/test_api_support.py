@@ -63,8 +63,9 @@ class Api:
         return {"Authorization": f"Bearer {self.account(role, **kw)}"}
 
 
-def build_api(home: Path, db_url: str, **overrides: object) -> Iterator[Api]:
-    upgrade_database(db_url)
+def build_api(home: Path, db_url: str, *, migrate: bool = True, **overrides: object) -> Iterator[Api]:
+    if migrate:
+        upgrade_database(db_url)
     engine = make_engine(db_url)
     with session_scope(engine) as session:
         create_agency(
@@ -86,9 +87,9 @@ def build_api(home: Path, db_url: str, **overrides: object) -> Iterator[Api]:
 
 
 @pytest.fixture
-def api(workspace: Path, db_url: str) -> Iterator[Api]:
+def api(workspace: Path, migrated_db_url: str) -> Iterator[Api]:
     """The app on a migrated database (SQLite, then PostgreSQL), agencies ``bank-a`` and ``post-b``."""
-    yield from build_api(workspace, db_url)
+    yield from build_api(workspace, migrated_db_url, migrate=False)
 
 
 @pytest.fixture

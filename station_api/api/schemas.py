@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from station_api.roles import AGENCY_FIELDS, Role
 
@@ -16,6 +16,16 @@ AgencyCode = Annotated[str, StringConstraints(min_length=2, max_length=32, patte
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 PersonalId = Annotated[str, StringConstraints(min_length=12, max_length=12, pattern=r"^[0-9]{12}$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
+AgencyField = Literal[AGENCY_FIELDS]  # type: ignore[valid-type]  # the vocabulary of station_api.roles
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite gives back naive datetimes for ``DateTime(timezone=True)``; they were stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: An RFC 3339 date-time with its offset in every response, whatever the database returned.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Strict(BaseModel):
@@ -53,9 +63,7 @@ class Problem(BaseModel):
 class PasswordLogin(Strict):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [{"username": "officer.hn01", "password": "correct horse battery staple"}]
-        },
+        json_schema_extra={"examples": [{"username": "officer.hn01", "password": "correct horse battery staple"}]},
     )
     username: Username
     password: Password
@@ -123,9 +131,7 @@ class AgencyIn(Strict):
     )
     code: AgencyCode
     name: DisplayName
-    permitted_fields: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
-        max_length=len(AGENCY_FIELDS), description=f"subset of: {', '.join(AGENCY_FIELDS)}"
-    )
+    permitted_fields: list[AgencyField] = Field(max_length=len(AGENCY_FIELDS), description="fields its verifiers see")
 
 
 class AgencyOut(BaseModel):
@@ -199,9 +205,7 @@ class AuditProblemOut(BaseModel):
 class AuditVerificationOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"intact": True, "entries": 42, "head_seq": 42, "head_hash": "ab" * 32, "problems": []}
-            ]
+            "examples": [{"intact": True, "entries": 42, "head_seq": 42, "head_hash": "ab" * 32, "problems": []}]
         }
     )
     intact: bool
@@ -230,17 +234,11 @@ class Page(BaseModel):
     next_after: int | None = None
 
 
-def now_iso(dt: datetime) -> str:
-    return dt.isoformat()
-
-
 # --- citizens and cards ----------------------------------------------------------------------------
 
 
 class PersonalIdQuery(Strict):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"personal_id": "079090012345"}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"personal_id": "079090012345"}]})
     personal_id: PersonalId
 
 
@@ -313,7 +311,7 @@ class CardOut(BaseModel):
     firmware_profile: str
     issue_date: date | None
     expiry_date: date | None
-    issued_at: datetime | None
+    issued_at: UtcDatetime | None
     replaces_card_number: str | None
     replaced_by_card_number: str | None
     aa_public_key_sha256: str | None
@@ -326,7 +324,7 @@ class CardOut(BaseModel):
 
 
 class CardEventOut(BaseModel):
-    at: datetime
+    at: UtcDatetime
     actor: str
     from_status: str | None
     to_status: str
@@ -340,9 +338,7 @@ class CardDetail(CardOut):
     def from_card(cls, card: Any, history: list[Any] | None = None) -> CardDetail:  # type: ignore[override]
         data = {name: getattr(card, name) for name in CardOut.model_fields}
         data["history"] = [
-            CardEventOut(
-                at=e.at, actor=e.actor, from_status=e.from_status, to_status=e.to_status, reason=e.reason
-            )
+            CardEventOut(at=e.at, actor=e.actor, from_status=e.from_status, to_status=e.to_status, reason=e.reason)
             for e in history or []
         ]
         return cls.model_validate(data)
@@ -357,15 +353,13 @@ class LossReport(Strict):
 
 
 class Revocation(Strict):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "court order 12/2026"}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "court order 12/2026"}]})
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
 
 
 # --- verification ----------------------------------------------------------------------------------
 
-Base64Text = Annotated[str, StringConstraints(max_length=700_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+Base64Text = Annotated[str, StringConstraints(max_length=90_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
 
 
 class ChallengeOut(BaseModel):
@@ -384,7 +378,7 @@ class ChallengeOut(BaseModel):
     verification_id: str
     challenge: str = Field(description="8-byte RND.IFD for INTERNAL AUTHENTICATE, hex")
     agency: str
-    expires_at: datetime
+    expires_at: UtcDatetime
 
 
 class EvidenceBundleIn(BaseModel):
@@ -442,7 +436,7 @@ class VerificationResult(BaseModel):
     card_status: str | None
     fields: dict[str, Any] = Field(description="only the agency's permitted fields; empty when refused")
     mismatched_fields: list[str]
-    decided_at: datetime
+    decided_at: UtcDatetime
     checks: list[dict[str, str]]
     receipt: dict[str, Any]
 
@@ -504,9 +498,7 @@ class PkiStatus(BaseModel):
 
 class DsRotation(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "scheduled"}]})
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")] = (
-        "manual"
-    )
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")] = "manual"
 
 
 class CrlSummary(BaseModel):
@@ -521,9 +513,7 @@ class RevocationRequest(Strict):
         extra="forbid", json_schema_extra={"examples": [{"serial": "4711", "reason": "key_compromise"}]}
     )
     serial: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[0-9]+$")]
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")] = (
-        "unspecified"
-    )
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")] = "unspecified"
 
 
 class RevocationResult(BaseModel):
@@ -532,9 +522,7 @@ class RevocationResult(BaseModel):
 
 
 class ApprovalRequest(Strict):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"operation": "rollover_csca"}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"operation": "rollover_csca"}]})
     operation: Literal["rollover_csca"]
 
 
@@ -546,5 +534,5 @@ class ApprovalOut(BaseModel):
     approved_by: int | None
     status: str
     result: dict[str, Any] | None
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: UtcDatetime
+    decided_at: UtcDatetime | None

@@ -32,14 +32,10 @@ class Principal:
         return f"operator:{self.operator_id}:{self.username}"
 
 
-def create_agency(
-    session: Session, *, code: str, name: str, permitted_fields: list[str], actor: str
-) -> StationAgency:
+def create_agency(session: Session, *, code: str, name: str, permitted_fields: list[str], actor: str) -> StationAgency:
     unknown = sorted(set(permitted_fields) - set(AGENCY_FIELDS))
     if unknown:
-        raise ApiError(
-            f"unknown fields: {', '.join(unknown)}", status=422, code=ProblemCode.VALIDATION_FAILED
-        )
+        raise ApiError(f"unknown fields: {', '.join(unknown)}", status=422, code=ProblemCode.VALIDATION_FAILED)
     if session.get(StationAgency, code) is not None:
         raise Conflict("agency code already exists")
     agency = StationAgency(
@@ -73,23 +69,17 @@ def create_operator(
     if role is Role.VERIFIER and not agency_code:
         raise ApiError("a verifier is bound to an agency", status=422, code=ProblemCode.VALIDATION_FAILED)
     if role is not Role.VERIFIER and agency_code:
-        raise ApiError(
-            "only verifiers are bound to an agency", status=422, code=ProblemCode.VALIDATION_FAILED
-        )
+        raise ApiError("only verifiers are bound to an agency", status=422, code=ProblemCode.VALIDATION_FAILED)
     if agency_code and session.get(StationAgency, agency_code) is None:
         raise NotFound("agency not found")
     if not password and not cert_pem:
-        raise ApiError(
-            "a password or a client certificate is required", status=422, code=ProblemCode.VALIDATION_FAILED
-        )
+        raise ApiError("a password or a client certificate is required", status=422, code=ProblemCode.VALIDATION_FAILED)
     fingerprint = None
     if cert_pem:
         try:
             fingerprint = certificate_fingerprint(x509.load_pem_x509_certificate(cert_pem.encode()))
         except ValueError as exc:
-            raise ApiError(
-                "client certificate unreadable", status=422, code=ProblemCode.VALIDATION_FAILED
-            ) from exc
+            raise ApiError("client certificate unreadable", status=422, code=ProblemCode.VALIDATION_FAILED) from exc
     if session.execute(select(StationOperator.id).where(StationOperator.username == username)).first():
         raise Conflict("username already exists")
     operator = StationOperator(
@@ -138,12 +128,10 @@ def set_operator_active(session: Session, operator_id: int, active: bool, *, act
     return operator
 
 
-def authenticate_password(session: Session, username: str, password: str) -> StationOperator:
-    operator = session.execute(
-        select(StationOperator).where(StationOperator.username == username)
-    ).scalar_one_or_none()
+def authenticate_password(session: Session, username: str, password: str, *, scrypt_n: int = 2**14) -> StationOperator:
+    operator = session.execute(select(StationOperator).where(StationOperator.username == username)).scalar_one_or_none()
     if operator is None or operator.password_hash is None:
-        burn_password_check(password)
+        burn_password_check(password, n=scrypt_n)
         raise Unauthenticated("invalid credentials", code=ProblemCode.INVALID_CREDENTIALS)
     verify_password(password, operator.password_hash)
     if not operator.active:
@@ -157,9 +145,7 @@ def authenticate_certificate(session: Session, cert: x509.Certificate) -> Statio
         select(StationOperator).where(StationOperator.cert_fingerprint == fingerprint)
     ).scalar_one_or_none()
     if operator is None or not operator.active:
-        raise Unauthenticated(
-            "client certificate not registered", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED
-        )
+        raise Unauthenticated("client certificate not registered", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED)
     return operator
 
 

@@ -32,9 +32,7 @@ class CscaOperation(StrEnum):
 def pki_error(exc: Exception) -> ApiError:
     """A ``pki.errors.PKIError`` as a problem: fixed text plus the layer's stable code."""
     code = str(getattr(exc, "code", "PKI_ERROR"))
-    return ApiError(
-        "the PKI refused the operation", status=409, code=ProblemCode.PKI_ERROR, extra={"reason": code}
-    )
+    return ApiError("the PKI refused the operation", status=409, code=ProblemCode.PKI_ERROR, extra={"reason": code})
 
 
 def _cert_summary(cert: Any) -> dict[str, Any]:

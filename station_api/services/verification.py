@@ -126,9 +126,7 @@ def open_verification(
     return row
 
 
-def _claim_challenge(
-    session: Session, principal: Principal, verification_id: str, now: datetime
-) -> StationChallenge:
+def _claim_challenge(session: Session, principal: Principal, verification_id: str, now: datetime) -> StationChallenge:
     row = session.execute(
         select(StationChallenge).where(StationChallenge.id == verification_id).with_for_update()
     ).scalar_one_or_none()
@@ -299,9 +297,7 @@ def submit_evidence(
         evidence_digest = hashlib.sha256(bundle.to_bytes()).hexdigest()
         report = reverify(bundle, trust_store, at=now, expected_aa_challenge=bytes(challenge.challenge))
         chip_verdict = report.verdict.value
-        checks = tuple(
-            {"id": c.id, "outcome": c.outcome.value, "reason": c.reason.value} for c in report.checks
-        )
+        checks = tuple({"id": c.id, "outcome": c.outcome.value, "reason": c.reason.value} for c in report.checks)
         if report.verdict.value != "passed":
             # Decision: only a PASSED chip is accepted; WARNING (no clone check possible) is refused too.
             reasons.extend(r.value for r in report.reasons)

@@ -24,10 +24,7 @@ def entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     rows = session.execute(
-        select(StationAuditEntry)
-        .where(StationAuditEntry.seq > after_seq)
-        .order_by(StationAuditEntry.seq)
-        .limit(limit)
+        select(StationAuditEntry).where(StationAuditEntry.seq > after_seq).order_by(StationAuditEntry.seq).limit(limit)
     ).scalars()
     return [
         AuditEntryOut(

@@ -36,9 +36,7 @@ def _issue(state: StateDep, session: SessionDep, operator, method: str, address:
     )
 
 
-def _refused(
-    state: StateDep, session: SessionDep, exc: ApiError, method: str, address: str, who: str
-) -> None:
+def _refused(state: StateDep, session: SessionDep, exc: ApiError, method: str, address: str, who: str) -> None:
     audit.append_refusal(
         session,
         actor=who,
@@ -50,16 +48,14 @@ def _refused(
     state.metrics.logins.labels(method, "refused").inc()
 
 
-@router.post(
-    "/token", response_model=TokenResponse, summary="Exchange an operator password for a bearer token"
-)
-def password_token(
-    body: PasswordLogin, state: StateDep, session: SessionDep, address: ClientAddress
-) -> TokenResponse:
+@router.post("/token", response_model=TokenResponse, summary="Exchange an operator password for a bearer token")
+def password_token(body: PasswordLogin, state: StateDep, session: SessionDep, address: ClientAddress) -> TokenResponse:
     who = f"username:{body.username}"
     try:
         state.auth_limiter.hit(f"pwd:{address}:{body.username}")
-        operator = authenticate_password(session, body.username, body.password)
+        operator = authenticate_password(
+            session, body.username, body.password, scrypt_n=state.settings.api_password_scrypt_n
+        )
     except ApiError as exc:
         _refused(state, session, exc, "password", address, who)
         raise
@@ -92,9 +88,7 @@ def certificate_token(
                 code=ProblemCode.CLIENT_CERTIFICATE_REFUSED,
             )
         if not x_client_certificate:
-            raise Unauthenticated(
-                "no client certificate forwarded", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED
-            )
+            raise Unauthenticated("no client certificate forwarded", code=ProblemCode.CLIENT_CERTIFICATE_REFUSED)
         cert = parse_forwarded_certificate(x_client_certificate)
         operator = authenticate_certificate(session, cert)
     except ApiError as exc:

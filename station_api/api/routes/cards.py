@@ -16,9 +16,7 @@ router = APIRouter(prefix="/cards", tags=["cards"])
 CardNumber = Annotated[str, Path(min_length=4, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-@router.post(
-    "/search", response_model=list[CardOut], summary="Every card of a person (personal ID in the body)"
-)
+@router.post("/search", response_model=list[CardOut], summary="Every card of a person (personal ID in the body)")
 def search(body: PersonalIdQuery, principal: CardReader, session: SessionDep) -> list[CardOut]:
     with audit.decision(
         session, actor=principal.actor, action="card.search", target=f"citizen:{body.personal_id}"
@@ -28,13 +26,9 @@ def search(body: PersonalIdQuery, principal: CardReader, session: SessionDep) ->
     return [CardOut.from_card(c) for c in cards]
 
 
-@router.get(
-    "/{card_number}", response_model=CardDetail, summary="A card's registry record and status history"
-)
+@router.get("/{card_number}", response_model=CardDetail, summary="A card's registry record and status history")
 def get_card(card_number: CardNumber, principal: CardReader, session: SessionDep) -> CardDetail:
-    with audit.decision(
-        session, actor=principal.actor, action="card.read", target=f"card:{card_number}"
-    ) as d:
+    with audit.decision(session, actor=principal.actor, action="card.read", target=f"card:{card_number}") as d:
         card = registry.get_card(session, card_number)
         history = registry.card_history(session, card_number)
         d.outcome = "found"
@@ -42,9 +36,7 @@ def get_card(card_number: CardNumber, principal: CardReader, session: SessionDep
 
 
 @router.post("/{card_number}/loss", response_model=CardOut, summary="Report a card lost or stolen")
-def report_loss(
-    card_number: CardNumber, body: LossReport, principal: CardReporter, session: SessionDep
-) -> CardOut:
+def report_loss(card_number: CardNumber, body: LossReport, principal: CardReporter, session: SessionDep) -> CardOut:
     action = "card.report_stolen" if body.stolen else "card.report_lost"
     with audit.decision(session, actor=principal.actor, action=action, target=f"card:{card_number}") as d:
         card = registry.report_lost(
@@ -56,9 +48,7 @@ def report_loss(
 
 @router.post("/{card_number}/revocation", response_model=CardOut, summary="Revoke a card (supervisor)")
 def revoke(card_number: CardNumber, body: Revocation, principal: CardRevoker, session: SessionDep) -> CardOut:
-    with audit.decision(
-        session, actor=principal.actor, action="card.revoke", target=f"card:{card_number}"
-    ) as d:
+    with audit.decision(session, actor=principal.actor, action="card.revoke", target=f"card:{card_number}") as d:
         d.details = {"reason": body.reason}
         card = registry.revoke_card(session, card_number, actor=principal.actor[:64], reason=body.reason)
     return CardOut.from_card(card)

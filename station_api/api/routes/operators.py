@@ -62,12 +62,8 @@ def list_agencies(principal: OperatorManager, session: SessionDep) -> list[Agenc
     status_code=status.HTTP_201_CREATED,
     summary="Create an operator account (password and/or pinned client certificate)",
 )
-def create_operator(
-    body: OperatorIn, principal: OperatorManager, session: SessionDep, state: StateDep
-) -> OperatorOut:
-    with audit.refusals(
-        session, actor=principal.actor, action="operator.create", target=f"username:{body.username}"
-    ):
+def create_operator(body: OperatorIn, principal: OperatorManager, session: SessionDep, state: StateDep) -> OperatorOut:
+    with audit.refusals(session, actor=principal.actor, action="operator.create", target=f"username:{body.username}"):
         op = service.create_operator(
             session,
             username=body.username,
@@ -85,9 +81,7 @@ def create_operator(
 
 @router.get("/operators", response_model=list[OperatorOut], summary="List operator accounts")
 def list_operators(principal: OperatorManager, session: SessionDep) -> list[OperatorOut]:
-    return [
-        _out(op) for op in session.execute(select(StationOperator).order_by(StationOperator.id)).scalars()
-    ]
+    return [_out(op) for op in session.execute(select(StationOperator).order_by(StationOperator.id)).scalars()]
 
 
 @router.patch(
@@ -98,9 +92,7 @@ def list_operators(principal: OperatorManager, session: SessionDep) -> list[Oper
 def patch_operator(
     operator_id: OperatorId, body: OperatorPatch, principal: OperatorManager, session: SessionDep
 ) -> OperatorOut:
-    with audit.refusals(
-        session, actor=principal.actor, action="operator.update", target=f"operator:{operator_id}"
-    ):
+    with audit.refusals(session, actor=principal.actor, action="operator.update", target=f"operator:{operator_id}"):
         op = service.set_operator_active(session, operator_id, body.active, actor=principal.actor)
         session.commit()
     return _out(op)

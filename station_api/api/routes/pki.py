@@ -46,9 +46,7 @@ def _approval_out(row) -> ApprovalOut:
     )
 
 
-@router.get(
-    "/status", response_model=PkiStatus, summary="CSCA / DS / ML-signer certificates, CRLs, rotation due"
-)
+@router.get("/status", response_model=PkiStatus, summary="CSCA / DS / ML-signer certificates, CRLs, rotation due")
 def pki_status(principal: PkiReader, state: StateDep) -> PkiStatus:
     return PkiStatus.model_validate(service.status(state.pki()))
 
@@ -59,9 +57,7 @@ def pki_status(principal: PkiReader, state: StateDep) -> PkiStatus:
     status_code=status.HTTP_201_CREATED,
     summary="Rotate the Document Signer (the old one keeps verifying)",
 )
-def rotate_ds(
-    body: DsRotation, principal: PkiOperator, session: SessionDep, state: StateDep
-) -> CertificateSummary:
+def rotate_ds(body: DsRotation, principal: PkiOperator, session: SessionDep, state: StateDep) -> CertificateSummary:
     with audit.decision(session, actor=principal.actor, action="pki.rotate_ds") as d:
         cert = service.rotate_ds(state.pki(), body.reason)
         d.target, d.details = f"certificate:{cert['serial']}", {"reason": body.reason}
@@ -88,12 +84,8 @@ def publish_crl(principal: PkiOperator, session: SessionDep, state: StateDep) ->
     status_code=status.HTTP_201_CREATED,
     summary="Revoke a DS, ML-signer, link or service certificate (CRLs published at once)",
 )
-def revoke(
-    body: RevocationRequest, principal: PkiOperator, session: SessionDep, state: StateDep
-) -> RevocationResult:
-    with audit.decision(
-        session, actor=principal.actor, action="pki.revoke", target=f"certificate:{body.serial}"
-    ) as d:
+def revoke(body: RevocationRequest, principal: PkiOperator, session: SessionDep, state: StateDep) -> RevocationResult:
+    with audit.decision(session, actor=principal.actor, action="pki.revoke", target=f"certificate:{body.serial}") as d:
         result = service.revoke(state.pki(), int(body.serial), body.reason)
         d.details = {"reason": body.reason}
     state.reload("trust_store")
@@ -104,9 +96,7 @@ def revoke(
     "/master-list",
     summary="A freshly signed CSCA master list (CMS SignedData, DER)",
     response_class=Response,
-    responses={
-        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
-    },
+    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def master_list(principal: PkiOperator, session: SessionDep, state: StateDep) -> Response:
     with audit.decision(session, actor=principal.actor, action="pki.master_list") as d:
@@ -146,9 +136,7 @@ def list_approvals(
     response_model=ApprovalOut,
     summary="Approve (as a second, different PKI operator) and execute a CSCA operation",
 )
-def approve(
-    approval_id: ApprovalId, principal: PkiApprover, session: SessionDep, state: StateDep
-) -> ApprovalOut:
+def approve(approval_id: ApprovalId, principal: PkiApprover, session: SessionDep, state: StateDep) -> ApprovalOut:
     with audit.decision(
         session, actor=principal.actor, action="pki.approval.execute", target=f"approval:{approval_id}"
     ) as d:

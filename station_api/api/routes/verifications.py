@@ -26,11 +26,7 @@ VerificationId = Annotated[
 
 def _evidence_size(request: Request, state: StateDep) -> None:
     length = request.headers.get("content-length")
-    if (
-        length is not None
-        and length.isdigit()
-        and int(length) > state.settings.api_max_evidence_bytes * 4 // 3 + 4096
-    ):
+    if length is not None and length.isdigit() and int(length) > state.settings.api_max_evidence_bytes * 4 // 3 + 4096:
         raise ApiError("evidence bundle too large", status=413, code=ProblemCode.BODY_TOO_LARGE)
 
 
@@ -48,9 +44,7 @@ def _evidence_size(request: Request, state: StateDep) -> None:
 def open_verification(principal: Verifier, session: SessionDep, state: StateDep) -> ChallengeOut:
     with audit.refusals(session, actor=principal.actor, action="verification.challenge"):
         state.verification_limiter.hit(f"verify:{principal.operator_id}")
-        row = service.open_verification(
-            session, principal, lifetime_s=state.settings.api_challenge_lifetime_s
-        )
+        row = service.open_verification(session, principal, lifetime_s=state.settings.api_challenge_lifetime_s)
     return ChallengeOut(
         verification_id=row.id,
         challenge=bytes(row.challenge).hex(),
