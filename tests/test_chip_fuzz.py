@@ -15,7 +15,7 @@ from firmware_profiles import LifeCycle, new_blank_card
 from firmware_profiles.chip import ChipTransport, VirtualChip
 from firmware_profiles.dialect import PersonalizationSession
 from icao9303.crypto import SecureMessaging
-from tests.test_chip_helpers import CAN, SERIAL, TK, open_bac, personalize
+from tests.test_chip_helpers import CAN, SERIAL, TK, open_bac, open_pace, personalize
 
 AID = bytes.fromhex("A0000002471001")
 
@@ -92,6 +92,11 @@ def _session(chip: VirtualChip, kind: str, lifecycle: str) -> SecureMessaging | 
         return None
     if kind == "bac" and lifecycle == "locked":
         return open_bac(t).sm
+    if kind == "pace" and lifecycle == "locked" and chip.profile.pace is not None:
+        from firmware_profiles.security_infos import pace_oids
+        from icao9303.crypto import CANKey
+
+        return open_pace(t, pace_oids(chip.profile)[-1], CANKey(CAN))[0].sm
     if kind == "transport" and lifecycle != "locked":
         s = PersonalizationSession(t, chip.profile)
         s.authenticate(TK)
@@ -118,12 +123,18 @@ def _mutate(data: st.DataObject, apdu: bytes) -> bytes:
     return bytes(b)
 
 
-@pytest.mark.parametrize("profile", ["vn-cccd-2021", "vn-cc-2024", "legacy-bac"])
-@pytest.mark.parametrize(("lifecycle", "session"), [
-    ("blank", "plain"), ("blank", "transport"), ("personalized", "transport"),
-    ("locked", "plain"), ("locked", "bac"),
-])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+CASES = [
+    (profile, lifecycle, session)
+    for profile in ("vn-cccd-2021", "vn-cc-2024", "legacy-bac")
+    for lifecycle, session in (("blank", "plain"), ("blank", "transport"), ("personalized", "plain"),
+                               ("personalized", "transport"), ("locked", "plain"), ("locked", "bac"),
+                               ("locked", "pace"))
+    if not (profile == "legacy-bac" and session == "pace")
+]
+
+
+@pytest.mark.parametrize(("profile", "lifecycle", "session"), CASES)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_chip(bases, profile, lifecycle, session, data):
     state = copy.deepcopy(bases[(profile, lifecycle)])
