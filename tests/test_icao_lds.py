@@ -453,3 +453,23 @@ def _deep(n: int, tag: int = 0x30) -> bytes:
 def test_depth_and_length_bombs(name, raw):
     with pytest.raises(LDSError):
         parse_lds_file(name, raw)
+
+
+def test_vn_regression_vectors():
+    import json
+    import pathlib
+
+    vec = json.loads((pathlib.Path(__file__).parent / "vectors/icao9303/lds_vn_regression.json").read_text())
+    com = EFCOM.from_bytes(bytes.fromhex(vec["EF.COM"]["hex"]))
+    assert list(com.data_groups) == vec["EF.COM"]["data_groups"]
+    assert EFCOM.for_data_groups(com.data_groups).to_bytes().hex() == vec["EF.COM"]["hex"]
+    dg1 = DG1.from_bytes(bytes.fromhex(vec["DG1"]["hex"]))
+    assert "".join(dg1.mrz.lines) == vec["DG1"]["mrz"]
+    dg13 = DG13.from_bytes(bytes.fromhex(vec["DG13"]["hex"]))
+    assert (dg13.personal_id, dg13.full_name, dg13.father_name, dg13.mother_name) == (
+        vec["DG13"]["personal_id"],
+        vec["DG13"]["full_name"],
+        vec["DG13"]["father_name"],
+        vec["DG13"]["mother_name"],
+    )
+    assert vn_dg13().to_bytes().hex() == vec["DG13"]["hex"]
