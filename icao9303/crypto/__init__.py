@@ -29,12 +29,15 @@ Virtual chip (E, chip role)::
 
     bac = BACChip(mrz_key);  rnd = bac.get_challenge();  resp, keys = bac.external_authenticate(data)
     mse = parse_mse_set_at(command_data)                       # PACE: OID, password ref, param id
-    pace = PACEChip(password_key, mse.oid, parameter_id, cam_private_key=...)
+    pace = PACEChip(password_key, mse.oid, parameter_id,
+                    chip_authentication_private_key=sk_ic_for_cam_or_None)
     response_data = pace.step1(command_data) ... pace.step4(command_data); pace.result
     sm = result.secure_messaging()
     plain_cmd = sm.unprotect_command(apdu)     # SMError -> answer plain e.status_word, session dead
     protected = sm.protect_response(plain_response)
-    ca = ChipAuthenticationChip(private_key, group, oid)  # mse_set_kat / mse_set_at + general_authenticate
+    ca = ChipAuthenticationChip(sk_ic, standardized_domain_parameters(13), key_id=1)
+    result = ca.mse_set_kat(data, oid)            # 3DES; or ca.mse_set_at(data) + ca.general_authenticate(data)
+    # answer that command under the old SM keys, then switch to result.secure_messaging() (SSC 0)
     signature = active_authentication_sign(private_key, challenge, hash_algorithm="sha1")  # RSA 9796-2
     signature = active_authentication_sign(ec_private_key, challenge, hash_algorithm="sha256")  # plain r‖s
 
