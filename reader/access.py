@@ -114,6 +114,7 @@ class ReadPolicy:
         active_authentication: run AA when DG15 is present.
         allow_sha1: accept SHA-1 in the SOD / certificates (legacy chips): reported as LEGACY_ALGORITHM.
         max_resumes: reconnect-and-resume attempts per file after a transient transport error.
+        pace_mappings: the PACE mappings allowed, in order of preference (module docstring decision).
         initial_read_size: first READ BINARY size when neither EF.ATR/INFO nor the ATR says more.
     """
 
@@ -126,6 +127,7 @@ class ReadPolicy:
     allow_sha1: bool = False
     max_resumes: int = 2
     initial_read_size: int = 223
+    pace_mappings: tuple[str, ...] = ("CAM", "GM", "IM")
 
     @classmethod
     def for_profile(cls, profile_name: str, **overrides: Any) -> ReadPolicy:
@@ -155,9 +157,6 @@ class Session:
     notes: list[str] = field(default_factory=list)
 
 
-_MAPPING_ORDER = {"CAM": 0, "GM": 1, "IM": 2}
-
-
 def _pace_mapping(oid: str) -> str:
     from icao9303.lds import oids
 
@@ -166,16 +165,16 @@ def _pace_mapping(oid: str) -> str:
             oids.ID_PACE_ECDH_IM: "IM", oids.ID_PACE_ECDH_CAM: "CAM"}.get(base, "?")
 
 
-def choose_pace_info(infos: list[Any]) -> Any | None:
-    """The PACEInfo to use (module docstring decision), or None."""
-    usable = [i for i in infos if _pace_mapping(i.protocol) != "?"]
+def choose_pace_info(infos: list[Any], mappings: tuple[str, ...] = ("CAM", "GM", "IM")) -> Any | None:
+    """The PACEInfo to use (module docstring decision; `mappings` in order of preference), or None."""
+    usable = [i for i in infos if _pace_mapping(i.protocol) in mappings]
     if not usable:
         return None
 
     def rank(info: Any) -> tuple[int, int, int]:
         oid = info.protocol
         ecdh = 0 if ".4.2." in oid or ".4.4." in oid or ".4.6." in oid else 1
-        return (_MAPPING_ORDER[_pace_mapping(oid)], ecdh, -int(oid.rsplit(".", 1)[1]))
+        return (mappings.index(_pace_mapping(oid)), ecdh, -int(oid.rsplit(".", 1)[1]))
 
     return sorted(usable, key=rank)[0]
 
@@ -249,7 +248,7 @@ def open_session(raw: Transport, key: AccessKey, policy: ReadPolicy | None = Non
             from icao9303.lds.security_infos import CardAccess
 
             card_access = CardAccess.from_bytes(card_access_raw)
-            pace_info = choose_pace_info(card_access.security_infos.pace_infos)
+            pace_info = choose_pace_info(card_access.security_infos.pace_infos, policy.pace_mappings)
         except ICAOError as exc:
             notes.append(f"EF.CardAccess unusable ({exc.reason})")
             if policy.pace == "require":

@@ -78,6 +78,7 @@ class TestPKI:
     revoke_ds: bool = False
     hash: str = "sha256"
     store: MemoryKeyStore = field(default_factory=MemoryKeyStore)
+    link_from: TestPKI | None = None
     __test__ = False  # not a pytest test class
 
     def __post_init__(self) -> None:
@@ -99,6 +100,14 @@ class TestPKI:
             role="csca", signer=self.csca_signer, issuer=self.csca_name, issuer_key_id=self.csca_ski,
             subject=self.csca_name, public_key=csca_pub, not_before=at - timedelta(days=365),
             not_after=self.csca_not_after or at + timedelta(days=3650), private_key_usage=None)
+        self.link = None
+        if self.link_from is not None:
+            # CSCA rollover (9303-12 §5.5.1): the new CSCA key certified by the old one
+            old = self.link_from
+            self.link = build_certificate(
+                role="link", signer=old.csca_signer, issuer=old.csca_name, issuer_key_id=old.csca_ski,
+                subject=self.csca_name, public_key=csca_pub, not_before=at - timedelta(days=10),
+                not_after=self.csca_not_after or at + timedelta(days=3650), private_key_usage=None)
         ds_pub = self.store.generate("ds")
         self.ds_signer = Signer(self.store, "ds", self.hash, "ecdsa")
         nb = self.ds_not_before or at - timedelta(days=30)
@@ -118,7 +127,14 @@ class TestPKI:
         from pki.truststore import TrustStore
 
         ts = TrustStore()
-        _add(ts, "csca", self.csca)
+        if self.link_from is not None:
+            # trust only the old CSCA: the path goes DS -> link certificate -> old CSCA
+            _add(ts, "csca", self.link_from.csca)
+            _add(ts, "link", self.link)
+            if with_crl:
+                _add(ts, "crl", self.link_from.crl)
+        else:
+            _add(ts, "csca", self.csca)
         if with_crl:
             _add(ts, "crl", self.crl)
         return ts

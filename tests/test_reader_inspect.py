@@ -548,3 +548,43 @@ def test_fuzz_evidence_bundle(card2021, good_evidence, key, value):
     assert rep.verdict is not Outcome.PASSED or key in ("atr", "certificates", "session_checks",
                                                         "chip_authentication")
     assert ReasonCode.INTERNAL_ERROR not in rep.reasons
+
+
+def test_chip_authentication_by_key_id(card2024):
+    """The 2024 chip opened with PACE-GM: Chip Authentication with the DG14 key of keyId 1 (sent in MSE)."""
+    r = inspect(card2024.chip, can_key(card2024.can), card2024.pki.trust_store(),
+                policy=ReadPolicy(pace_mappings=("GM",)))
+    assert r.access.mapping == "GM" and r.chip_authentication == "CA"
+    assert r.evidence.chip_authentication["key_id"] == 1
+    assert r.verdict is Outcome.PASSED
+
+
+def test_ds_path_through_link_certificate(card2021):
+    """After a CSCA rollover a verifier that trusts only the old CSCA follows the link certificate."""
+    new = TestPKI(link_from=card2021.pki, csca_not_after=NOW + timedelta(days=4000))
+    chip, _ = resign(card2021, new)
+    r = inspect(chip, can_key(card2021.can), new.trust_store())
+    assert r.check("pa.ds_path").outcome is Outcome.PASSED, failed(r)
+    assert len(r.evidence.certificates) == 3          # DS, link, CSCA
+    r = inspect(chip, can_key(card2021.can), card2021.pki.trust_store())   # old CSCA, no link
+    assert failed(r)["pa.ds_path"] is ReasonCode.DS_NOT_TRUSTED
+
+
+def test_choose_pace_info():
+    from icao9303.lds.security_infos import PACEInfo
+    from reader.access import choose_pace_info
+
+    def info(oid, pid=13):
+        return PACEInfo({"protocol": oid, "version": 2, "parameter_id": pid})
+
+    dh_gm = info("0.4.0.127.0.7.2.2.4.1.2", 0)
+    ecdh_gm = info("0.4.0.127.0.7.2.2.4.2.2")
+    ecdh_gm_256 = info("0.4.0.127.0.7.2.2.4.2.4")
+    ecdh_im = info("0.4.0.127.0.7.2.2.4.4.2")
+    cam = info("0.4.0.127.0.7.2.2.4.6.2")
+    unknown = info("0.4.0.127.0.7.2.2.4.9.9")
+    assert choose_pace_info([dh_gm, ecdh_im, ecdh_gm, cam]) is cam
+    assert choose_pace_info([dh_gm, ecdh_gm, ecdh_gm_256]) is ecdh_gm_256     # ECDH, strongest cipher
+    assert choose_pace_info([dh_gm, ecdh_im]) is dh_gm                         # GM before IM
+    assert choose_pace_info([ecdh_im], ("GM",)) is None
+    assert choose_pace_info([unknown]) is None
