@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
     serve = sub.add_parser("serve", help="connect a virtual chip to pcscd's vpcd reader and serve it")
     serve.add_argument("--profile", help="firmware profile (required without --state)")
-    serve.add_argument("--state", type=Path, help="card state file (created blank if missing and --profile)")
+    serve.add_argument("--state", type=Path, help="card state file (see `chip new-blank`); changes persist")
     serve.add_argument("--slot", type=int, default=0, help="vpcd slot (port 35963 + slot)")
     serve.add_argument("--port", type=int, help="vpcd TCP port (overrides --slot)")
     serve.add_argument("--host", default="127.0.0.1", help="vpcd host")
@@ -75,11 +75,13 @@ def _serve(args: argparse.Namespace) -> int:
             state = CardState.load(args.state)
             if args.profile and args.profile != state.profile_name:
                 return _err(f"state file runs profile {state.profile_name}, not {args.profile}")
+        elif args.state is not None:
+            return _err(f"no card state at {args.state}: create one with `cancuoc chip new-blank`")
         elif args.profile:
             serial = os.urandom(8).hex().upper()
             # Decision: a card served without a state file is blank with a random, unknown transport key:
             # it answers SELECT and refuses everything else, like a blank card of an unknown batch.
-            state = new_blank_card(args.profile, serial, os.urandom(16), path=args.state)
+            state = new_blank_card(args.profile, serial, os.urandom(16))
         else:
             return _err("give --profile, or --state of an existing card")
         port = args.port if args.port is not None else slot_port(args.slot)
@@ -168,6 +170,8 @@ def _info(args: argparse.Namespace) -> int:
     try:
         if args.state is not None:
             out: Any = _card_summary(CardState.load(args.state))
+        elif args.state is not None:
+            return _err(f"no card state at {args.state}: create one with `cancuoc chip new-blank`")
         elif args.profile:
             out = _profile_summary(load_profile(args.profile))
         else:
