@@ -138,7 +138,11 @@ def _workspace(args: argparse.Namespace):
         token_label=args.token_label,
         pin_env=args.pin_env,
     )
+    _OPEN.append(keystore)
     return PKI(args.home or settings.pki_dir, keystore)
+
+
+_OPEN: list[Any] = []  # key stores opened by the running command, closed when it ends
 
 
 def _store(args: argparse.Namespace):
@@ -165,6 +169,9 @@ def _guard(func):
             else:
                 print(f"error: {exc}", file=sys.stderr)
             return 2
+        finally:
+            while _OPEN:
+                _OPEN.pop().close()
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

@@ -9,6 +9,7 @@ RSASSA-PSS and RSASSA-PKCS1-v1_5 (RFC 8017). Symmetric secrets (AES-128) are use
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import os
 import re
@@ -95,7 +96,8 @@ _CHECK = b"cancuoc-keystore-passphrase-check"
 class FileKeyStore:
     """Encrypted PKCS#8 files, one per key, in ``directory`` (the embedded default key store).
 
-    - ``<label>.key.pem``: the private key as encrypted PKCS#8 (PBES2, `BestAvailableEncryption`).
+    - ``<label>.key.pem``: the private key as encrypted PKCS#8 (PBES2, `BestAvailableEncryption`) under a
+      password derived from the passphrase with scrypt (see `_pkcs8_password`).
     - ``<label>.secret.json``: an AES-128 secret sealed with AES-256-GCM under a scrypt key.
     - ``<label>.meta.json``: its key spec; ``keystore.json``: scrypt salt + a passphrase check.
 
@@ -154,6 +156,16 @@ class FileKeyStore:
     def __repr__(self) -> str:
         return f"FileKeyStore({str(self.directory)!r})"
 
+    @property
+    def _pkcs8_password(self) -> bytes:
+        """The PKCS#8 password: a scrypt-derived key, never the passphrase itself.
+
+        Decision: PKCS#8's PBES2/PBKDF2 as `cryptography` writes it uses few iterations, so each key file is
+        encrypted under a password derived from the passphrase with scrypt (N=2^14, r=8, p=1; salt in
+        keystore.json). Brute-forcing a stolen key file then costs a scrypt per guess.
+        """
+        return hmac.new(self._seal_key, b"pkcs8-password", "sha256").hexdigest().encode()
+
     def _kdf(self, salt: bytes) -> bytes:
         return Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._passphrase)
 
@@ -188,7 +200,7 @@ class FileKeyStore:
             pem = key.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
-                serialization.BestAvailableEncryption(self._passphrase),
+                serialization.BestAvailableEncryption(self._pkcs8_password),
             )
             _atomic_write(self.directory / f"{label}.key.pem", pem)
             _atomic_write(
@@ -205,7 +217,7 @@ class FileKeyStore:
         self.key_spec(label)
         pem = (self.directory / f"{label}.key.pem").read_bytes()
         try:
-            key = serialization.load_pem_private_key(pem, password=self._passphrase)
+            key = serialization.load_pem_private_key(pem, password=self._pkcs8_password)
         except (ValueError, TypeError) as exc:
             raise KeyStoreError(
                 f"cannot decrypt key {label!r}: wrong passphrase or damaged file",

@@ -49,6 +49,10 @@ class PKCS11KeyStore:
             ) from exc
         try:
             self._session = token.open(rw=True, user_pin=pin)
+        except p11e.UserAlreadyLoggedIn:
+            # PKCS#11 v2.40 §5.6: the login state belongs to the application, shared by all its sessions;
+            # another store in this process is logged in already, so this session inherits it.
+            self._session = token.open(rw=True)
         except (p11e.PinIncorrect, p11e.PinLenRange, p11e.PinInvalid) as exc:
             raise KeyStoreError(f"wrong PIN for PKCS#11 token {token_label!r}", code="KEYSTORE_WRONG_PIN") from exc
         except p11e.PKCS11Error as exc:

@@ -921,7 +921,7 @@ class PKI:
         written: list[Path] = []
         for rec in self.records():
             cert = self.certificate(rec)
-            stem = Path(rec.file).stem
+            stem = Path(rec.file).stem.removeprefix(self._load().get("key_prefix", ""))
             folder = out / "service" if rec.role in ("service", "service_ca") else out  # not ICAO objects
             folder.mkdir(exist_ok=True)
             for suffix, data in ((".der", cert.dump()), (".pem", pem.armor("CERTIFICATE", cert.dump()))):
