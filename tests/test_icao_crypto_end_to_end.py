@@ -1,4 +1,5 @@
-"""Terminal ↔ chip end to end over a Transport: PACE (every mapping × domain parameters × ciphers) or BAC,
+"""Terminal ↔ chip end to end over a Transport: PACE (every mapping × domain parameters × ciphers; every
+standardized parameter id 0-18 appears at least once) or BAC,
 then secure messaging, Chip Authentication with SM restart, Active Authentication; SSC after errors."""
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ GM_CASES = [
     (oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_192, 10),
     (oids.ID_PACE_DH_GM_3DES_CBC_CBC, 0),
     (oids.ID_PACE_DH_GM_AES_CBC_CMAC_192, 2),
+    (oids.ID_PACE_ECDH_GM_3DES_CBC_CBC, 11),
+    (oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128, 15),
 ]
 IM_CASES = [
     (oids.ID_PACE_ECDH_IM_3DES_CBC_CBC, 9),
@@ -162,6 +165,7 @@ IM_CASES = [
     (oids.ID_PACE_ECDH_IM_AES_CBC_CMAC_256, 12),
     (oids.ID_PACE_DH_IM_AES_CBC_CMAC_256, 1),
     (oids.ID_PACE_DH_IM_3DES_CBC_CBC, 0),
+    (oids.ID_PACE_ECDH_IM_AES_CBC_CMAC_256, 17),
 ]
 CAM_CASES = [
     (oids.ID_PACE_ECDH_CAM_AES_CBC_CMAC_128, 13),
