@@ -473,3 +473,32 @@ def test_vn_regression_vectors():
         vec["DG13"]["mother_name"],
     )
     assert vn_dg13().to_bytes().hex() == vec["DG13"]["hex"]
+
+
+_u8 = st.integers(0, 255)
+_u16 = st.integers(0, 0xFFFF)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            FaceImageInfo,
+            image_data=st.binary(max_size=64),
+            width=_u16,
+            height=_u16,
+            image_data_type=st.sampled_from([0, 1]),
+            face_image_type=_u8,
+            quality=_u16,
+            gender=_u8,
+            feature_mask=st.integers(0, 0xFFFFFF),
+            pose_angle=st.tuples(_u8, _u8, _u8),
+            feature_points=st.lists(st.builds(FeaturePoint, _u8, _u8, _u16, _u16), max_size=3).map(tuple),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_dg2_property_round_trip(images):
+    dg2 = DG2((BiometricInformationTemplate.for_face(FaceRecord(tuple(images))),))
+    assert_round_trip(DG2, dg2)
