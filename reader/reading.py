@@ -283,7 +283,8 @@ class FileReader:
 
     def __init__(self, transport: Transport, *, initial_size: int = SHORT_READ_DEFAULT,
                  extended: bool = False, memory: ReadSizeMemory | None = None, chip_key: str = "",
-                 reopen: Callable[[], Transport] | None = None, max_resumes: int = 2) -> None:
+                 reopen: Callable[[], Transport] | None = None, max_resumes: int = 2,
+                 first_read: int | None = None) -> None:
         self.transport = transport
         self.extended = extended
         self.memory = memory if memory is not None else DEFAULT_READ_SIZE_MEMORY
@@ -293,6 +294,9 @@ class FileReader:
         self.size = min(remembered or initial_size, limit)
         self.reopen = reopen
         self.max_resumes = max_resumes
+        # Decision: by default the first READ BINARY asks for the full read size (one APDU for a small
+        # file); `first_read=4` reads the TLV header first, as ICAO 9303-11 Appendix D.4 does.
+        self.first_read = first_read
         self.stats = ReadStats()
         self.in_application = True
 
@@ -377,8 +381,8 @@ class FileReader:
             want = self.size
             if total is not None:
                 want = min(want, total - len(data))
-            elif expect_tlv and not data:
-                want = min(want, 65536)
+            elif expect_tlv and not data and self.first_read:
+                want = min(want, self.first_read)
             offset = len(data)
             if offset > 0x7FFF:
                 want = min(want, 65536 - 4)

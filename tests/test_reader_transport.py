@@ -299,3 +299,20 @@ def test_extended_length_detection():
     assert extended_length_from_atr(b"") is False
     info = bytes.fromhex("7F6608020208000202" "0400")
     assert extended_length_from_atr_info(info) == 0x0400
+
+
+def test_appendix_d4_read_ef_com():
+    """ICAO 9303-11 Appendix D.4: the reading engine sends exactly the worked example's protected APDUs
+    (SSC in step across SELECT and two READ BINARY) and returns EF.COM."""
+    import json
+    from pathlib import Path
+
+    from icao9303.crypto import DES3, SecureMessaging, SecureMessagingTransport
+
+    v = json.loads((Path(__file__).parent / "vectors/reader/appendix_d4_read_ef_com.json").read_text())
+    replay = ReplayTransport([(e["protected_command"], e["protected_response"]) for e in v["exchanges"]])
+    sm = SecureMessaging(DES3, bytes.fromhex(v["ks_enc"]), bytes.fromhex(v["ks_mac"]), bytes.fromhex(v["ssc"]))
+    reader = FileReader(SecureMessagingTransport(replay, sm), initial_size=223, memory=ReadSizeMemory(),
+                        first_read=4)
+    assert reader.read(FILES["EF.COM"]) == bytes.fromhex(v["ef_com"])
+    assert replay.remaining == 0
