@@ -41,7 +41,19 @@ Public API (stable; other areas call these)::
     expire_cards(session, as_of: date, *, actor) -> int
     public_key_sha256(spki_der: bytes) -> str                  # fingerprint stored for CA/AA keys
 
-    # intake, quality, seed (population.intake / quality / seed) and `cancuoc population ...` (cli)
+    # DC01 intake (population.intake)
+    import_dc01(engine, path, *, actor, fmt=None, reject_path=None, chunk_rows=10_000, progress=None)
+        -> ImportReport                      # resumable, idempotent; rejects with line + reason code
+    # quality (population.quality)
+    quality_report(engine, *, as_of=None, stale_years=10, duplicates=True) -> QualityReport
+    merge_duplicate(session, keep, duplicate, *, actor, reason) -> Citizen
+    # synthetic data (population.seed) and helpers for other areas' tests (population.testing)
+    seed_population(engine, count, *, seed=42, duplicate_rate=0.005, error_rate=0.01) -> SeedResult
+    make_citizen(session, **fields) -> Citizen;  make_personal_id(province, birth_year, sex) -> str
+
+    # `cancuoc population init|seed|import|quality|merge|lookup|history|update|birth|cards` (cli)
+
+Messages and error fields show personal IDs masked (``PPPSYY******``): the last 6 digits are the CAN.
 
 Errors: population.errors.PopulationError (``reason`` = stable code) → NotFound, InvalidRecord,
 ConcurrentUpdate, ProcedureError, CardRegistryError, ImportFailure.
@@ -53,7 +65,77 @@ that the migrations build exactly ``Base.metadata``.
 """
 from __future__ import annotations
 
+from population.births import BirthRecord, register_birth
+from population.cards import (
+    card_history,
+    cards_by_document_number,
+    cards_of_person,
+    expire_cards,
+    find_card,
+    get_card,
+    mark_issued,
+    mark_spoiled,
+    public_key_sha256,
+    register_card,
+    report_lost,
+    revoke_card,
+    valid_card,
+)
+from population.citizens import (
+    citizen_history,
+    citizen_view,
+    find_citizen,
+    get_citizen,
+    modify_citizen,
+    update_citizen,
+)
 from population.db import make_engine, session_scope, upgrade_database
+from population.errors import (
+    CardRegistryError,
+    ConcurrentUpdate,
+    ImportFailure,
+    InvalidRecord,
+    NotFound,
+    PopulationError,
+    ProcedureError,
+)
 from population.models import Base
+from population.procedures import approve_update, reject_update, submit_update
 
-__all__ = ["Base", "make_engine", "session_scope", "upgrade_database"]
+__all__ = [
+    "Base",
+    "BirthRecord",
+    "CardRegistryError",
+    "ConcurrentUpdate",
+    "ImportFailure",
+    "InvalidRecord",
+    "NotFound",
+    "PopulationError",
+    "ProcedureError",
+    "approve_update",
+    "card_history",
+    "cards_by_document_number",
+    "cards_of_person",
+    "citizen_history",
+    "citizen_view",
+    "expire_cards",
+    "find_card",
+    "find_citizen",
+    "get_card",
+    "get_citizen",
+    "make_engine",
+    "mark_issued",
+    "mark_spoiled",
+    "modify_citizen",
+    "public_key_sha256",
+    "register_birth",
+    "register_card",
+    "reject_update",
+    "report_lost",
+    "revoke_card",
+    "session_scope",
+    "submit_update",
+    "update_citizen",
+    "upgrade_database",
+    "valid_card",
+]

@@ -169,72 +169,114 @@ def id_conflicts(personal_id: str, birth_year: int | None, sex: str | None,
     return out
 
 
+def _v_name(field: str, text: str) -> Any:
+    return check_name(text, field)
+
+
+def _v_sex(field: str, text: str) -> Any:
+    return check_sex(text)
+
+
+def _v_birth(field: str, text: str) -> Any:
+    return parse_partial_date(text)
+
+
+def _v_full_date(field: str, text: str) -> Any:
+    return parse_full_date(text, field)
+
+
+def _v_province(field: str, text: str) -> Any:
+    if not is_registration_code(text):
+        raise _bad(BAD_PROVINCE_CODE, field, "not a province code")
+    return text
+
+
+def _v_regex(pattern: re.Pattern[str], reason: str, hint: str) -> Any:
+    def check(field: str, text: str) -> str:
+        if not pattern.fullmatch(text):
+            raise _bad(reason, field, hint)
+        return text
+    return check
+
+
+def _v_phone(field: str, text: str) -> Any:
+    text = text.replace(" ", "").replace(".", "")
+    if not _PHONE_RE.fullmatch(text):
+        raise _bad(BAD_PHONE, field, "0xxxxxxxxx or +84xxxxxxxxx")
+    return text
+
+
+def _v_email(field: str, text: str) -> Any:
+    if len(text) > 254 or not _EMAIL_RE.fullmatch(text):
+        raise _bad(BAD_EMAIL, field, "not an e-mail address")
+    return text
+
+
+def _v_choice(choices: frozenset[str], upper: bool, hint: str) -> Any:
+    def check(field: str, text: str) -> str:
+        value = text.upper() if upper else text.lower()
+        if value not in choices:
+            raise _bad(BAD_CODE_VALUE, field, hint)
+        return value
+    return check
+
+
+def _v_nationality(field: str, text: str) -> Any:
+    text = text.upper()
+    if not _NAT_RE.fullmatch(text):
+        raise _bad(BAD_CODE_VALUE, field, "ISO 3166-1 alpha-3")
+    return text
+
+
+def _v_related_id(field: str, text: str) -> Any:
+    return check_personal_id(text, field)
+
+
+def _v_text(field: str, text: str) -> Any:
+    text = normalize_name(text)
+    if len(text) > 500 or _CONTROL_RE.search(text):
+        raise _bad(BAD_CODE_VALUE, field, "text too long or with control characters")
+    return text
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_VALIDATORS: dict[str, Any] = {
+    **dict.fromkeys(NAME_FIELDS, _v_name),
+    "sex": _v_sex,
+    "birth_date": _v_birth,
+    "date_of_death": _v_full_date,
+    "date_missing": _v_full_date,
+    "birth_registration_province": _v_province,
+    "origin_province": _v_province,
+    **dict.fromkeys(("permanent_unit_code", "temporary_unit_code", "current_unit_code"),
+                    _v_regex(_UNIT_RE, BAD_UNIT_CODE, "5-digit administrative unit code")),
+    "old_cmnd": _v_regex(_CMND_RE, BAD_CMND, "9 or 12 digits"),
+    "phone": _v_phone,
+    "email": _v_email,
+    "nationality": _v_nationality,
+    "marital_status": _v_choice(MARITAL_STATUSES, False, "single/married/divorced/widowed"),
+    "blood_type": _v_choice(BLOOD_TYPES, True, "A/B/AB/O[+-]"),
+    "status": _v_choice(STATUSES, False, "alive/dead/missing"),
+    **dict.fromkeys(("father_id", "mother_id", "spouse_id", "representative_id"), _v_related_id),
+    "household_id": _v_regex(_HOUSEHOLD_RE, BAD_CODE_VALUE, "4-24 of A-Z 0-9 -"),
+    **dict.fromkeys(("place_of_birth", "place_of_origin", "birth_registration_place", "permanent_address",
+                     "temporary_address", "current_address", "identifying_features", "ethnicity", "religion",
+                     "relation_to_head"), _v_text),
+}
+_REQUIRED_WHEN_SET = frozenset({"full_name", "birth_date", "sex", "status"})
+
+
 def check_field(field: str, value: Any) -> Any:
     """Normalize one updatable field value or raise InvalidRecord. ``None``/"" clears the field."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if field in ("full_name", "birth_date", "sex", "status"):
+    text = value.strip() if isinstance(value, str) else (None if value is None else str(value).strip())
+    if not text:
+        if field in _REQUIRED_WHEN_SET:
             raise _bad(MISSING_FIELD, field, "required")
         return None
-    text = str(value).strip()
-    if field in NAME_FIELDS:
-        return check_name(text, field)
-    if field == "sex":
-        return check_sex(text)
-    if field == "birth_date":
-        return parse_partial_date(text)
-    if field in ("date_of_death", "date_missing"):
-        return parse_full_date(text, field)
-    if field in ("birth_registration_province", "origin_province"):
-        if not is_registration_code(text):
-            raise _bad(BAD_PROVINCE_CODE, field, "not a province code")
-        return text
-    if field.endswith("_unit_code"):
-        if not _UNIT_RE.fullmatch(text):
-            raise _bad(BAD_UNIT_CODE, field, "5-digit administrative unit code")
-        return text
-    if field == "old_cmnd":
-        if not _CMND_RE.fullmatch(text):
-            raise _bad(BAD_CMND, field, "9 or 12 digits")
-        return text
-    if field == "phone":
-        text = text.replace(" ", "").replace(".", "")
-        if not _PHONE_RE.fullmatch(text):
-            raise _bad(BAD_PHONE, field, "0xxxxxxxxx or +84xxxxxxxxx")
-        return text
-    if field == "email":
-        if not _EMAIL_RE.fullmatch(text) or len(text) > 254:
-            raise _bad(BAD_EMAIL, field, "not an e-mail address")
-        return text
-    if field == "nationality":
-        if not _NAT_RE.fullmatch(text.upper()):
-            raise _bad(BAD_CODE_VALUE, field, "ISO 3166-1 alpha-3")
-        return text.upper()
-    if field == "marital_status":
-        if text.lower() not in MARITAL_STATUSES:
-            raise _bad(BAD_CODE_VALUE, field, "/".join(sorted(MARITAL_STATUSES)))
-        return text.lower()
-    if field == "blood_type":
-        if text.upper() not in BLOOD_TYPES:
-            raise _bad(BAD_CODE_VALUE, field, "A/B/AB/O[+-]")
-        return text.upper()
-    if field == "status":
-        if text.lower() not in STATUSES:
-            raise _bad(BAD_CODE_VALUE, field, "alive/dead/missing")
-        return text.lower()
-    if field in ("father_id", "mother_id", "spouse_id", "representative_id"):
-        return check_personal_id(text, field)
-    if field == "household_id":
-        if not _HOUSEHOLD_RE.fullmatch(text):
-            raise _bad(BAD_CODE_VALUE, field, "4-24 of A-Z 0-9 -")
-        return text
-    if field in ("place_of_birth", "place_of_origin", "birth_registration_place", "permanent_address",
-                 "temporary_address", "current_address", "identifying_features", "ethnicity", "religion",
-                 "relation_to_head"):
-        text = normalize_name(text)
-        if len(text) > 500 or any(ord(c) < 32 for c in text):
-            raise _bad(BAD_CODE_VALUE, field, "text too long or with control characters")
-        return text
-    raise _bad(BAD_CODE_VALUE, field, "unknown field")
+    validator = _VALIDATORS.get(field)
+    if validator is None:
+        raise _bad(BAD_CODE_VALUE, field, "unknown field")
+    return validator(field, text)
 
 
 def validate_dc01(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,11 +286,12 @@ def validate_dc01(raw: Mapping[str, Any]) -> dict[str, Any]:
         if value is None or not str(value).strip():
             raise _bad(MISSING_FIELD, name, "required")
     out: dict[str, Any] = {"personal_id": check_personal_id(str(raw["personal_id"]))}
+    get = raw.get
     for name in DC01_COLUMNS[1:]:
-        value = raw.get(name)
+        value = get(name)
         if name == "birth_date":
             out["birth_year"], out["birth_month"], out["birth_day"] = check_field(name, value)
-        elif value is None or not str(value).strip():
+        elif value is None or value == "":
             out[name] = None
         else:
             out[name] = check_field(name, value)
