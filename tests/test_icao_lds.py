@@ -502,3 +502,24 @@ _u16 = st.integers(0, 0xFFFF)
 def test_dg2_property_round_trip(images):
     dg2 = DG2((BiometricInformationTemplate.for_face(FaceRecord(tuple(images))),))
     assert_round_trip(DG2, dg2)
+
+
+_vn_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.dictionaries(st.integers(1, 40).filter(lambda n: n != 13), _vn_text, max_size=8),
+    st.one_of(st.none(), st.tuples(_vn_text, _vn_text)),
+)
+def test_dg13_property_round_trip(values, parents):
+    dg13 = DG13.build(
+        extra={n: (v,) for n, v in values.items()},
+        father_name=parents[0] if parents else None,
+        mother_name=parents[1] if parents else None,
+    )
+    back = assert_round_trip(DG13, dg13)
+    for n, v in values.items():
+        assert back.text(n) == v
+    if parents:
+        assert (back.father_name, back.mother_name) == parents

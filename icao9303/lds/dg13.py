@@ -13,7 +13,7 @@ Decisions (the card's layout is only known from public parsers, see VN_CARD.md):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Union
 
 from asn1crypto import core
@@ -170,7 +170,9 @@ class DG13:
             by_number[13] = ((father_name or "",), (mother_name or "",))
         for n, values in (extra or {}).items():
             by_number[int(n)] = tuple(values)
-        return cls(tuple(DG13Field(n, v) for n, v in sorted(by_number.items())))
+        draft = cls(tuple(DG13Field(n, v) for n, v in sorted(by_number.items())))
+        # Fields in the order the DER SET puts them, so the object equals what parsing it gives.
+        return replace(cls.from_bytes(draft.to_bytes()), raw=None)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DG13:
