@@ -138,12 +138,13 @@ class VirtualChip:
     """
 
     def __init__(self, state: CardState, *, rng: Callable[[int], bytes] = os.urandom,
-                 pace_fixed: dict[str, Any] | None = None) -> None:
+                 pace_fixed: dict[str, Any] | None = None, profile: FirmwareProfile | None = None) -> None:
         self.state = state
         # Test knob, only to replay published worked examples (ICAO 9303-11 Appendix G/I): fixed PACE
         # nonce / mapping / ephemeral private keys passed to the PACE chip role. Never set in production.
         self.pace_fixed = dict(pace_fixed or {})
-        self.profile: FirmwareProfile = state.profile
+        # `profile` runs a variant (e.g. a test profile from `parse_profile`) instead of the state's own.
+        self.profile: FirmwareProfile = profile if profile is not None else state.profile
         self.rng = rng
         self.chip_time_s = 0.0
         self.last_apdu_time_s = 0.0
@@ -365,6 +366,8 @@ class VirtualChip:
         p1, p2 = cmd.p1, cmd.p2
         if p2 & 0xF3 != 0x00:  # only "first or only occurrence", FCI/FCP/none
             raise _Reply(iso.SW_INCORRECT_P1P2)
+        if p2 & 0x0C == 0x0C and cmd.ne is not None and self.profile.apdu.le_without_response_data == "reject":
+            raise _Reply(iso.SW_WRONG_LENGTH)
         if p1 == 0x04:  # by DF name
             if cmd.data != self.profile.aid:
                 raise _Reply(iso.SW_FILE_NOT_FOUND)

@@ -105,6 +105,9 @@ class ApduLimits:
         oversize_read: what the chip answers to a READ BINARY asking for more than `max_read_binary`:
             ``"truncate"`` (returns `max_read_binary` bytes, 9000), ``"wrong_length"`` (6700) or
             ``"correct_le"`` (6Cxx with the largest Le it would accept). Readers must cope with all three.
+        le_without_response_data: what the chip does with an Le field on commands that return no data
+            (SELECT with P2=0C, MSE:Set AT): ``"accept"`` (ignored) or ``"reject"`` (6700) - LESSONS
+            "Le on SELECT / MSE": some chips reject it.
     """
 
     __pydantic_config__ = _STRICT
@@ -114,6 +117,7 @@ class ApduLimits:
     max_response_data: StrictInt
     max_read_binary: StrictInt
     oversize_read: Literal["truncate", "wrong_length", "correct_le"]
+    le_without_response_data: Literal["accept", "reject"] = "accept"
 
 
 @dataclass(frozen=True)

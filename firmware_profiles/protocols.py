@@ -47,6 +47,8 @@ def _private_key(pkcs8: bytes) -> Any:
 
 
 def mse(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
+    if cmd.ne is not None and chip.profile.apdu.le_without_response_data == "reject":
+        raise _reply(iso.SW_WRONG_LENGTH)
     p1p2 = cmd.p1 << 8 | cmd.p2
     if p1p2 == 0xC1A4:
         return _mse_pace(chip, cmd, protected)

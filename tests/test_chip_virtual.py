@@ -403,3 +403,42 @@ def test_ef_atr_info_announces_extended_length(cards):
     t = ChipTransport(chip21)
     t.reset()
     assert tx(t, "00A4020C022F01")[1] == 0x6A82
+
+
+def _variant(name: str, **changes) -> object:
+    """A profile variant (a product quirk no shipped profile has), validated like a shipped one."""
+    import json as _json
+    from importlib import resources
+
+    from firmware_profiles import parse_profile
+
+    raw = _json.loads(resources.files("firmware_profiles.profiles").joinpath(f"{name}.json").read_text())
+    for path, value in changes.items():
+        node = raw
+        keys = path.split("__")
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    return parse_profile(raw, source="variant")
+
+
+def test_profile_quirks_le_correction_parameter_id_and_le_on_select(cards):
+    _chip, state, _ = cards["vn-cccd-2021"]
+    quirky = _variant("vn-cccd-2021", apdu__oversize_read="correct_le", apdu__max_read_binary=200,
+                      apdu__le_without_response_data="reject", pace__parameter_id_in_mse="required")
+    t = ChipTransport(VirtualChip(state, profile=quirky))
+    assert tx(t, "00A4040C07" + AID + "00")[1] == 0x6700       # Le on SELECT without response data
+    assert tx(t, "00A4040C07" + AID)[1] == 0x9000
+    sm = open_bac(t)
+    assert tx(sm, "00B0810000")[1] == 0x6CC8                   # 6Cxx: "ask for 200"
+    assert len(tx(sm, "00B08100C8")[0]) == 95                  # DG1 is 95 bytes
+    t.reset()
+    oid = pace_oids(quirky)[0]
+    assert oid == "0.4.0.127.0.7.2.2.4.2.2"
+    assert tx(t, "0022C1A40F800A04007F00070202040202830102")[1] == 0x6A80   # parameter id required
+    assert tx(t, "0022C1A412800A04007F0007020204020283010284010D" + "00")[1] == 0x6700  # Le on MSE
+    assert tx(t, "0022C1A412800A04007F0007020204020283010284010D")[1] == 0x9000
+    rejecting = _variant("vn-cccd-2021", pace__parameter_id_in_mse="rejected")
+    t = ChipTransport(VirtualChip(state, profile=rejecting))
+    assert tx(t, "0022C1A412800A04007F0007020204020283010284010D")[1] == 0x6A80
+    assert tx(t, "0022C1A40F800A04007F00070202040202830102")[1] == 0x9000
