@@ -171,14 +171,17 @@ def render(report: Any) -> str:
     doc = report.document
     if doc and doc.mrz_fields:
         m = doc.mrz_fields
-        name = doc.dg13.get("2") or doc.dg13.get(2) or f"{m.get('surname', '')} {m.get('given_names', '')}"
+        d13 = doc.dg13
+        name = d13.get("full_name") or f"{m.get('surname', '')} {m.get('given_names', '')}".strip()
         lines += [f"Holder       {name}",
                   f"Personal ID  {m.get('personal_id', '-')}   Document {m.get('document_number', '-')}",
-                  f"Born         {m.get('date_of_birth', '-')}   Sex {m.get('sex', '-')}   "
-                  f"Expires {m.get('date_of_expiry', '-')}"]
-        address = doc.dg13.get("9") or doc.dg13.get(9)
-        if address:
-            lines.append(f"Residence    {address}")
+                  f"Born         {d13.get('date_of_birth') or m.get('date_of_birth', '-')}   "
+                  f"Sex {d13.get('sex') or m.get('sex', '-')}   "
+                  f"Expires {d13.get('date_of_expiry') or m.get('date_of_expiry', '-')}"]
+        for key, label in (("place_of_origin", "Origin"), ("place_of_residence", "Residence"),
+                           ("date_of_issue", "Issued")):
+            if isinstance(d13.get(key), str):
+                lines.append(f"{label:<13}{d13[key]}")
     if doc and doc.portrait_path:
         lines.append(f"Portrait     {doc.portrait_path}")
     lines.append("Checks")
