@@ -24,7 +24,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +112,11 @@ class _Session:
     access: str | None = None  # "BAC", "PACE", "TRANSPORT"
     ca_done: bool = False
     pace: Any = None  # the PACE chip state machine while PACE runs
-    pace_password: str | None = None
-    pace_mapping: str | None = None
+    pace_step: int = 0  # last PACE step answered
     ca_mse: Any = None  # CA parameters chosen by MSE:Set AT
     failures: int = 0  # failed authentications in this power session
     pending_sm: SecureMessaging | None = None  # replaces `sm` after the current response (CA)
     end_after_response: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def drop_access(self) -> None:
         self.sm = None

@@ -111,8 +111,7 @@ def _mse_pace(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
                           **chip.pace_fixed)
     except CryptoError:
         raise _reply(iso.SW_WRONG_DATA) from None
-    s.extra["pace_step"] = 0
-    s.extra["pace_password"] = password_name
+    s.pace_step = 0
     return b""
 
 
@@ -192,7 +191,7 @@ def general_authenticate(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -
 
 def _pace_step(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
     s = chip._session
-    step = s.extra.get("pace_step", 0) + 1
+    step = s.pace_step + 1
     last = not (cmd.cla & 0x10)
     # BSI TR-03110-3 §B.1 / 9303-11 §4.4.4.3: steps 1-3 are chained (CLA 10), step 4 ends the chain.
     if (step < 4 and last) or (step == 4 and not last):
@@ -213,7 +212,7 @@ def _pace_step(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
         raise _reply(iso.SW_WRONG_DATA) from None
     if step in (2, 3):
         chip._charge("pace_ecdh", 0.5)
-    s.extra["pace_step"] = step
+    s.pace_step = step
     if step == 4:
         result = pace.result
         s.pace = None
@@ -227,7 +226,6 @@ def _pace_step(chip: VirtualChip, cmd: CommandAPDU, protected: bool) -> bytes:
             s.sm = new_sm
         s.access = "PACE"
         s.ca_done = cam
-        s.extra["pace_result"] = result
     return out
 
 
