@@ -34,7 +34,7 @@ Public API (stable; other areas call these)::
     report_lost(session, card_number, *, actor, stolen=False, reason=None) -> Card
     revoke_card(session, card_number, *, actor, reason) -> Card
     valid_card(session, personal_id, as_of: date | None = None) -> Card | None
-    find_card(session, card_number) -> Card | None
+    find_card(session, card_number, *, personal_id=None) -> Card | None   # pass personal_id when known
     cards_by_document_number(session, document_number) -> list[Card]
     cards_of_person(session, personal_id) -> list[Card]
     card_history(session, card_number) -> list[CardEvent]

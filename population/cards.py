@@ -62,15 +62,21 @@ def _transition(session: Session, card: Card, to_status: str, *, actor: str, rea
     return card
 
 
-def find_card(session: Session, card_number: str, *, for_update: bool = False) -> Card | None:
+def find_card(session: Session, card_number: str, *, personal_id: str | None = None,
+              for_update: bool = False) -> Card | None:
+    """The card by number. Pass ``personal_id`` when known (verification has it from the MRZ): on a
+    cluster sharded by personal ID the query is then routed to one shard (see README)."""
     stmt = select(Card).where(Card.card_number == card_number)
+    if personal_id is not None:
+        stmt = stmt.where(Card.personal_id == personal_id)
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalars(stmt).one_or_none()
 
 
-def get_card(session: Session, card_number: str, *, for_update: bool = False) -> Card:
-    card = find_card(session, card_number, for_update=for_update)
+def get_card(session: Session, card_number: str, *, personal_id: str | None = None,
+             for_update: bool = False) -> Card:
+    card = find_card(session, card_number, personal_id=personal_id, for_update=for_update)
     if card is None:
         raise NotFound(f"no card {card_number}", reason="CARD_NOT_FOUND", card_number=card_number)
     return card

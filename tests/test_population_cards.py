@@ -48,6 +48,8 @@ def test_lifecycle_and_lookups(engine, pid):
         assert cards.valid_card(s, pid).card_number == "C0001"
         assert cards.valid_card(s, pid, as_of=dt.date(2041, 1, 1)) is None  # past expiry
         assert cards.find_card(s, "C0001").ds_certificate_sha256
+        assert cards.find_card(s, "C0001", personal_id=pid).card_number == "C0001"
+        assert cards.find_card(s, "C0001", personal_id="001090000000") is None
         assert [c.card_number for c in cards.cards_by_document_number(s, pid[3:])] == ["C0001"]
         cards.report_lost(s, "C0001", actor="op2", reason="citizen reported")
     with session_scope(engine) as s:
