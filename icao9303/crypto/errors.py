@@ -15,8 +15,18 @@ Reason codes (stable):
 - ``sm.status_mismatch`` — DO'99' and the plain status word differ;
 - ``sm.session_dead`` — the session was aborted by an earlier error and cannot be used again;
 - ``sm.not_protected`` — the chip received a command without the SM class bits while SM is on;
-- ``protocol.*`` — a protocol step received data it cannot use (see `ProtocolError`);
-- ``auth.*`` — a cryptogram, token or signature did not verify (see `AuthenticationError`);
+- ``sm.keys`` — session keys that do not fit the cipher;
+- ``protocol.malformed`` / ``protocol.missing`` / ``protocol.length`` — data objects that cannot be
+  parsed, a required one absent, a value of the wrong size;
+- ``protocol.public_key`` — a peer public key off the curve, outside the subgroup, not at full length,
+  or equal to our own; ``protocol.private_key`` — a fixed private key out of range;
+- ``protocol.mapping`` / ``protocol.key_agreement`` — a mapped generator or shared secret that is the
+  neutral element; ``protocol.domain_parameters`` — domain parameters that cannot be used;
+- ``protocol.sequence`` — a step out of order; ``protocol.algorithm`` — OID and key disagree;
+  ``protocol.key_id`` — unknown Chip Authentication keyId; ``protocol.no_key`` — no CA key in DG14;
+  ``protocol.not_cam`` — a CAM check on a non-CAM PACE result;
+- ``auth.mac`` / ``auth.nonce`` (BAC), ``auth.token`` (PACE), ``auth.cam`` (PACE-CAM),
+  ``auth.aa_signature`` (Active Authentication) — the peer does not hold the key;
 - ``crypto.unsupported`` — an OID, domain parameter id, key size or hash that is not supported.
 """
 
