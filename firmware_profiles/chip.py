@@ -220,11 +220,14 @@ class VirtualChip:
                 s.drop_access()
             return _sw(iso.SW_WRONG_LENGTH)
         cla = cmd.cla
+        sm_bits = cla & 0x0C
+        if s.sm is not None and (sm_bits != 0x0C or cla & 0x83):
+            # 9303-11 §9.8.5: a command that is not SM-protected aborts the secure messaging session.
+            s.drop_access()
         if cla == 0xFF or cla & 0x80:
             return _sw(iso.SW_CLA_NOT_SUPPORTED)
         if cla & 0x03:
             return _sw(iso.SW_LOGICAL_CHANNEL_NOT_SUPPORTED)
-        sm_bits = cla & 0x0C
         if sm_bits == 0x0C:
             if s.sm is None or not s.sm.alive:
                 s.drop_access()
@@ -257,9 +260,6 @@ class VirtualChip:
             return protected
         if sm_bits:
             return _sw(iso.SW_SM_NOT_SUPPORTED)
-        if s.sm is not None:
-            # 9303-11 §9.8.5: a plain command during secure messaging aborts the session.
-            s.drop_access()
         return self._dispatch(cmd, protected=False)
 
     def _dispatch(self, cmd: CommandAPDU, *, protected: bool) -> bytes:
