@@ -588,3 +588,16 @@ def test_choose_pace_info():
     assert choose_pace_info([dh_gm, ecdh_im]) is dh_gm                         # GM before IM
     assert choose_pace_info([ecdh_im], ("GM",)) is None
     assert choose_pace_info([unknown]) is None
+
+
+def test_chip_left_in_application_is_reset_first(card2021):
+    """LESSONS.md: a chip left selected in the eMRTD application answers 6A82 to EF.CardAccess; the
+    reader resets (and selects the MF) before reading it."""
+    chip = card2021.chip
+    chip.power_on()
+    assert chip.process_apdu(bytes.fromhex("00A4040C07A0000002471001")) == b"\x90\x00"
+    assert chip.process_apdu(bytes.fromhex("00A4020C02011C"))[-2:] == b"\x6a\x82"   # the trap
+    trace = ApduTrace(redact=False)
+    r = inspect(chip, can_key(card2021.can), card2021.pki.trust_store(), trace=trace)
+    assert r.access.method == "PACE" and r.verdict is Outcome.PASSED
+    assert trace.entries[0].command.upper().startswith("00A4000C023F00")
