@@ -13,6 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "APDUError",
+    "AuthenticationBlockedError",
+    "CardError",
+    "CardFileNotFoundError",
+    "ConditionsNotSatisfiedError",
+    "ICAOError",
+    "LDSError",
+    "MRZError",
+    "NotSupportedError",
+    "PersonalIDError",
+    "SecureMessagingStatusError",
+    "SecurityStatusNotSatisfiedError",
+    "TLVError",
+    "VerificationFailedError",
+    "WrongDataError",
+    "WrongLengthError",
+]
+
 
 class ICAOError(Exception):
     """Base of every error raised by `icao9303`.
