@@ -82,6 +82,11 @@ class EvidenceBundle:
     session_checks: tuple[Check, ...] = ()
     atr: str | None = None
 
+    def __repr__(self) -> str:
+        # the files hold the MRZ and personal data: never in a repr (house rules)
+        return (f"EvidenceBundle(files={sorted(self.files)}, read_at={self.read_at.isoformat()}, "
+                f"aa={'yes' if self.aa_signature else 'no'}, <redacted>)")
+
     def to_dict(self) -> dict[str, Any]:
         ca = None
         if self.chip_authentication is not None:

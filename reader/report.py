@@ -116,6 +116,9 @@ class DocumentData:
     portrait_format: str | None = None   # "jpeg" / "jp2"
     portrait_path: str | None = None
 
+    def __repr__(self) -> str:
+        return f"DocumentData(portrait={'yes' if self.portrait else 'no'}, <redacted>)"
+
     def to_dict(self, *, include_portrait: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {"mrz_fields": dict(self.mrz_fields), "dg13": _jsonable(self.dg13),
                              "portrait_format": self.portrait_format, "portrait_path": self.portrait_path,
@@ -204,6 +207,10 @@ class VerificationReport:
     evidence: Any = None          # reader.evidence.EvidenceBundle (Any: avoids an import cycle)
     offline: bool = False         # True when produced by `reverify` from a bundle
     atr: str | None = None
+
+    def __repr__(self) -> str:
+        return (f"VerificationReport(verdict={self.verdict.value}, reason={self.reason.value}, "
+                f"checks={len(self.checks)}, offline={self.offline}, <document redacted>)")
 
     @property
     def ok(self) -> bool:

@@ -601,3 +601,39 @@ def test_chip_left_in_application_is_reset_first(card2021):
     r = inspect(chip, can_key(card2021.can), card2021.pki.trust_store(), trace=trace)
     assert r.access.method == "PACE" and r.verdict is Outcome.PASSED
     assert trace.entries[0].command.upper().startswith("00A4000C023F00")
+
+
+def test_no_personal_data_in_reprs(card2021):
+    r = inspect(card2021.chip, can_key(card2021.can), card2021.pki.trust_store())
+    for obj in (r, r.evidence, r.document, can_key(card2021.can), mrz_key_from_text(card2021.mrz)):
+        text = repr(obj)
+        assert "079090012345" not in text and card2021.can not in text and "NGUYEN" not in text
+
+
+@pytest.mark.parametrize("profile,le", [("legacy-bac", 128), ("vn-cccd-2021", 73)])
+def test_aa_le_from_key_size(profile, le, card2021, legacy):
+    """LESSONS.md: Le of INTERNAL AUTHENTICATE from the DG15 key (RSA-1024: 128; ECDSA P-256-size: 73),
+    short whenever it fits — checked on the plain command before SM wrapping."""
+    from reader.chipauth import aa_le
+    from reader.lds_view import dg15_public_key_info
+
+    card = {"legacy-bac": legacy, "vn-cccd-2021": card2021}[profile]
+    assert aa_le(dg15_public_key_info(card.files["DG15"])) == le
+    seen = []
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def transmit(self, apdu):
+            if apdu[1] == 0x88:
+                seen.append(apdu)
+            return self.inner.transmit(apdu)
+
+    from reader.access import open_session
+    from reader.chipauth import perform_aa
+    session = open_session(InProcessTransport(card.chip),
+                           can_key(card.can) if card.profile.pace else mrz_key_from_text(card.mrz))
+    _, signature = perform_aa(Spy(session.transport), dg15_public_key_info(card.files["DG15"]),
+                              b"\x11" * 8)
+    assert seen[0] == bytes.fromhex("0088000008") + b"\x11" * 8 + bytes([le]) and signature
