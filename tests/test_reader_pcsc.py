@@ -11,6 +11,7 @@ from reader.errors import CardRemovedError, NoCardError, NoReaderError, ReasonCo
 from reader.inspect import inspect_card
 from reader.reading import ReadSizeMemory
 from reader.testing import NOW, personalize
+from reader.trace import ApduTrace
 from reader.transport import PcscTransport, list_readers
 
 pytestmark = pytest.mark.pcsc
@@ -89,13 +90,15 @@ def test_inspect_every_profile_through_pcscd(virtual_card, cards, profile):
     card = cards[profile]
     name = virtual_card.insert(card.chip, slot=0)
     key = can_key(card.can) if card.profile.pace else mrz_key_from_text(card.mrz)
+    trace = ApduTrace()
     with PcscTransport(name) as t:
-        r = inspect_card(t, key, card.pki.trust_store(), at=NOW, memory=ReadSizeMemory())
+        r = inspect_card(t, key, card.pki.trust_store(), at=NOW, memory=ReadSizeMemory(), trace=trace)
     assert r.verdict is Outcome.PASSED, [c for c in r.checks if c.outcome is Outcome.FAILED]
     assert r.document.portrait and len(r.evidence.files["DG2"]) > 15_000
     if profile == "legacy-bac":
         # short APDUs only: every command and response fits ISO 7816-4 short lengths
         assert r.access.method == "BAC" and r.apdu.read_size <= 223
+        assert all(e.command_length <= 261 and e.response_length <= 258 for e in trace.entries)
     if profile == "vn-cc-2024":
         assert r.apdu.read_size > 256 and r.chip_authentication == "PACE-CAM"
 
