@@ -66,8 +66,9 @@ class TestPKI:
     """A CSCA, a Document Signer and a CRL (ICAO 9303-12 profiles through `pki.profiles`).
 
     Knobs: `ds_not_before/ds_not_after` (DS validity), `ds_role` ("ds", or "link" for a DS with
-    keyCertSign — KEY_USAGE_INVALID), `revoke_ds`, `csca_not_after`, `revoke_csca_from` (a second,
-    trusted root that revokes... not used: CSCAs are anchors), `hash` of the DS signature."""
+    keyCertSign — KEY_USAGE_INVALID), `revoke_ds` (on the CSCA's CRL), `csca_not_after`, `hash` of the
+    signatures, `link_from` (a CSCA rollover: this CSCA certified by the older one with a link
+    certificate; the trust store then holds only the old CSCA and the link)."""
 
     country: str = "VN"
     at: datetime = NOW

@@ -127,11 +127,25 @@ def select_reader(names: Sequence[str], wanted: str | None) -> str:
     raise NoReaderError(f"reader name {wanted!r} is ambiguous: {', '.join(matches)}", step="select-reader")
 
 
+def _with_card_first(context: Any, names: list[str]) -> list[str]:
+    """Reader names with those holding a card first (SCardGetStatusChange, no wait)."""
+    scard = _scard()
+    if not names:
+        return names
+    hresult, states = scard.SCardGetStatusChange(context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names])
+    if hresult != scard.SCARD_S_SUCCESS:
+        return names
+    present = [n for n, event, _atr in states if event & scard.SCARD_STATE_PRESENT
+               and not event & scard.SCARD_STATE_MUTE]
+    return present + [n for n in names if n not in present]
+
+
 class PcscTransport:
     """A card in a PC/SC reader (pcscd, or WinSCard), held in an exclusive transaction while open.
 
     Use as a context manager: ``with PcscTransport("Virtual PCD") as t: t.transmit(...)``.
-    `reader` selects by exact name or unique substring (`select_reader`); `exclusive=True` also
+    `reader` selects by exact name or unique substring (`select_reader`; None: the first reader holding
+    a card, else the first reader); `exclusive=True` also
     connects with SCARD_SHARE_EXCLUSIVE. `reset()` does a warm reset (SCardReconnect RESET_CARD).
     """
 
@@ -170,7 +184,10 @@ class PcscTransport:
             hresult, readers = scard.SCardListReaders(self._context, [])
             if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_NO_READERS_AVAILABLE):
                 raise _scard_error(hresult, "list-readers")
-            self.reader_name = select_reader(list(readers or []), self.reader_wanted)
+            names = list(readers or [])
+            if self.reader_wanted is None:
+                names = _with_card_first(self._context, names)
+            self.reader_name = select_reader(names, self.reader_wanted)
             share = scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
             hresult, self._card, self._active_protocol = scard.SCardConnect(
                 self._context, self.reader_name, share, self._protocol_mask())

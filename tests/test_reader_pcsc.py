@@ -155,3 +155,9 @@ def test_cancuoc_read_cli(virtual_card, cards, tmp_path, capsys):
     assert "PASSED" in text and "Portrait" in text and "face.jpg" in text
     assert main(["read", "--reader", name, "--can", "111111", "--trust-store", str(tmp_path / "ts")]) == 1
     assert "ACCESS_DENIED" in capsys.readouterr().out
+
+
+def test_default_reader_is_the_one_with_a_card(virtual_card):
+    virtual_card.insert(EchoCard(), slot=1)
+    with PcscTransport() as t:
+        assert t.reader_name == virtual_card.reader(1)
