@@ -113,25 +113,52 @@ def _zbar(gray: np.ndarray, use_binary: bool) -> list[tuple[str, bytes, bool, tu
     return out
 
 
-def _variants(gray: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    yield "plain", gray
+WORK_SIDE = 1600  # zbar's scanner works well at this size, and each pass costs ∝ pixels
+
+
+def _variants(gray: np.ndarray, effort: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Ever harder (and costlier) views of the image, cheapest first; the first that decodes wins.
+
+    ``effort``: ``"quick"`` = the image as it is; ``"hard"`` = only the costly views; ``"full"`` = both.
+    """
     h, w = gray.shape
-    if max(h, w) > 1600:  # zbar's scanner prefers moderate sizes; big photos also cost time
-        s = 1600 / max(h, w)
-        yield "downscaled", cv2.resize(gray, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    blur = cv2.GaussianBlur(gray, (3, 3), 0)
+    work = gray
+    if max(h, w) > WORK_SIDE:
+        s = WORK_SIDE / max(h, w)
+        work = cv2.resize(gray, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    if effort in ("quick", "full"):
+        yield "plain", gray
+    if effort == "quick":
+        return
+    if work is not gray:
+        yield "downscaled", work
+    blur = cv2.GaussianBlur(work, (3, 3), 0)
     _, otsu = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     yield "binarized", otsu
+    for card in _cards(gray):
+        yield "card", card
     # glare and uneven light: local threshold
-    block = max(31, (min(h, w) // 16) | 1)
+    wh, ww = work.shape
+    block = max(31, (min(wh, ww) // 16) | 1)
     yield "adaptive", cv2.adaptiveThreshold(blur, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY,
                                             block, 8)
-    sharp = cv2.addWeighted(gray, 1.8, cv2.GaussianBlur(gray, (0, 0), 3), -0.8, 0)
-    yield "sharpened", sharp
     if max(h, w) < 900:
         yield "upscaled", cv2.resize(gray, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
-    for warped in _warped(gray):
+    for warped in _warped(work):
         yield "warped", warped
+
+
+def _cards(gray: np.ndarray) -> Iterator[np.ndarray]:
+    """The card outline rectified (as for the MRZ), at a resolution zbar reads well."""
+    from reader.capture.mrz_ocr import ID1_ASPECT, find_card_quads
+
+    for quad in find_card_quads(gray)[:1]:
+        width = WORK_SIDE
+        height = round(width / ID1_ASPECT)
+        dst = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
+        m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+        card = cv2.warpPerspective(gray, m, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        yield card
 
 
 def _warped(gray: np.ndarray) -> Iterator[np.ndarray]:
@@ -157,8 +184,12 @@ def _warped(gray: np.ndarray) -> Iterator[np.ndarray]:
     yield otsu
 
 
-def decode_qr(image: np.ndarray, *, first_only: bool = True, binary: bool = True) -> list[QRDecode]:
-    """Every QR symbol found in ``image`` (BGR or gray), trying harder preprocessing only when needed.
+def decode_qr(image: np.ndarray, *, first_only: bool = True, binary: bool = True, effort: str = "full"
+              ) -> list[QRDecode]:
+    """QR symbols found in ``image`` (BGR or gray), trying harder preprocessing only when needed.
+
+    ``first_only``: stop at the first view that decodes anything (else try every view and merge).
+    ``effort``: ``"quick"`` (the image as is), ``"hard"`` (only the preprocessed views) or ``"full"``.
 
     ``binary``: read the QR's bytes raw (zbar binary mode) and decode them as UTF-8 — the card QR's charset
     (VN_CARD.md) — so zbar's charset guess never applies; ``False`` uses zbar's text + :func:`repair_charset`.
@@ -166,7 +197,7 @@ def decode_qr(image: np.ndarray, *, first_only: bool = True, binary: bool = True
     gray = to_gray(image)
     found: list[QRDecode] = []
     seen: set[bytes] = set()
-    for method, candidate in _variants(gray):
+    for method, candidate in _variants(gray, effort):
         try:
             symbols = _zbar(np.ascontiguousarray(candidate), binary)
         except Exception as exc:

@@ -14,7 +14,6 @@ import numpy as np
 
 from reader.capture import _vn
 from reader.capture.errors import (
-    MRZ_NOT_FOUND,
     QR_NOT_FOUND,
     QR_PAYLOAD_INVALID,
     SCAN_NOTHING_FOUND,
@@ -156,7 +155,8 @@ def _source_name(source: ImageInput) -> str:
 def scan_image(source: ImageInput, *, mode: Mode = "auto") -> ScanResult:
     """Decode the card QR and/or the MRZ in a photo; never raises for bad input (see ``failures``).
 
-    ``mode``: ``auto`` = QR, then the MRZ only if no card QR was read; ``qr``/``mrz`` = that one only;
+    ``mode``: ``auto`` = QR, then the MRZ only if no card QR was read (QR preprocessing last);
+    ``qr``/``mrz`` = that one only;
     ``all`` = both, the MRZ's printed expiry replacing the one derived from the QR, and a
     ``scan.qr_mrz_mismatch`` failure when the two disagree.
     """
@@ -176,11 +176,23 @@ def scan_image(source: ImageInput, *, mode: Mode = "auto") -> ScanResult:
         return done(ok=False, kind=None)
 
     card: CardQR | None = None
-    if mode in ("auto", "qr", "all"):
-        card = _scan_qr(image, failures, methods)
     reading: MRZReading | None = None
-    if mode in ("mrz", "all") or (mode == "auto" and card is None):
-        reading = _scan_mrz(image, failures, methods)
+    if mode == "auto":
+        # Decision: QR as the image is, then the MRZ, and only then the costly QR preprocessing: a back
+        # without a QR (2021) is read without paying for it; a QR too damaged to read plainly costs one
+        # MRZ attempt more.
+        card = _scan_qr(image, failures, methods, effort="quick", report=False)
+        if card is None:
+            reading = _scan_mrz(image, failures, methods)
+            if reading is not None and not any(f.stage == "qr" for f in failures):
+                failures.insert(0, ScanFailure("qr", QR_NOT_FOUND, "no QR code found"))
+        if card is None and reading is None:
+            card = _scan_qr(image, failures, methods, effort="full")
+    else:
+        if mode in ("qr", "all"):
+            card = _scan_qr(image, failures, methods, effort="full")
+        if mode in ("mrz", "all"):
+            reading = _scan_mrz(image, failures, methods)
 
     if card is not None:
         fields = qr_fields(card)
@@ -207,10 +219,8 @@ def scan_image(source: ImageInput, *, mode: Mode = "auto") -> ScanResult:
     if reading is not None:
         return done(ok=True, kind=ScanKind.MRZ, fields=mrz_fields(reading.lines),
                     access_keys=mrz_access_keys(reading.lines), confidence=reading.confidence)
-    if not failures:
-        failures.append(ScanFailure("scan", SCAN_NOTHING_FOUND, "no card QR or MRZ found"))
-    elif all(f.code in (QR_NOT_FOUND, MRZ_NOT_FOUND) for f in failures):
-        failures.append(ScanFailure("scan", SCAN_NOTHING_FOUND, "no card QR or MRZ found"))
+    # the summary code of every image that was readable but gave no access key, after the stages' own codes
+    failures.append(ScanFailure("scan", SCAN_NOTHING_FOUND, "no card QR or MRZ could be read"))
     return done(ok=False, kind=None)
 
 
@@ -221,15 +231,19 @@ def _expiry_iso(yymmdd: str) -> str:
         return ""
 
 
-def _scan_qr(image: np.ndarray, failures: list[ScanFailure], methods: dict[str, str]) -> CardQR | None:
+def _scan_qr(image: np.ndarray, failures: list[ScanFailure], methods: dict[str, str], *, effort: str,
+             report: bool = True) -> CardQR | None:
+    """The card QR, or None with the reason appended to ``failures`` (unless ``report`` is False and no QR
+    was seen: a quick first look that a later full attempt will report)."""
     try:
-        decodes = decode_qr(image, first_only=False)
+        decodes = decode_qr(image, effort=effort)
     except (cv2.error, ValueError, MemoryError) as exc:
         log.debug("QR stage failed: %s", type(exc).__name__)
         failures.append(ScanFailure("qr", SCAN_INTERNAL, f"QR decoding failed ({type(exc).__name__})"))
         return None
     if not decodes:
-        failures.append(ScanFailure("qr", QR_NOT_FOUND, "no QR code found"))
+        if report:
+            failures.append(ScanFailure("qr", QR_NOT_FOUND, "no QR code found"))
         return None
     last: CaptureError | None = None
     for dec in decodes:

@@ -17,7 +17,7 @@ class PhotoParams:
     noise_sigma: float = 6.0  # additive Gaussian noise (0-255)
     glare: float = 0.45  # peak brightness added by one elliptical glare spot (0-1)
     jpeg_quality: int = 80
-    output_width: int = 1400
+    output_width: int = 2000  # a card of ~1400 px: about what a phone frames when told to fill the view
     background: tuple[int, int, int] = (60, 70, 80)
 
 
