@@ -112,9 +112,7 @@ def test_file_store_secret_cmac_and_derive_match_cryptography(tmp_path):
         fixed=None,
     )
     assert store.derive_key("batch-master", b"SERIAL-42", 32, b"transport") == kdf.derive(raw)
-    assert store.derive_key("batch-master", b"SERIAL-43", 16) != store.derive_key(
-        "batch-master", b"SERIAL-42", 16
-    )
+    assert store.derive_key("batch-master", b"SERIAL-43", 16) != store.derive_key("batch-master", b"SERIAL-42", 16)
     with pytest.raises(KeyStoreError) as info:
         store.sign("batch-master", b"x", "sha256", "ecdsa")
     assert info.value.code == "KEYSTORE_WRONG_KIND"
