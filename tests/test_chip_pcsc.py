@@ -74,32 +74,62 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(10)
 
 
-@pytest.mark.parametrize("personalized", [False, True], ids=["blank", "locked"])
-def test_cli_serve_shows_up_in_pyscard(pcscd, tmp_path, personalized):
-    """`cancuoc chip serve --profile vn-cccd-2021`: a card in pyscard that answers SELECT of the eMRTD
-    AID and refuses DG reads without access control."""
-    args = ["--profile", "vn-cccd-2021"]
-    if personalized:
-        path = tmp_path / "card.json"
-        personalize("vn-cccd-2021", path=path)
-        args += ["--state", str(path)]
-    proc = _serve(pcscd, *args)
+def test_cli_serve_shows_up_in_pyscard(pcscd):
+    """`cancuoc chip serve --profile vn-cccd-2021` (a separate process): a card in pyscard that answers
+    SELECT of the eMRTD AID and refuses DG reads without access control."""
+    proc = _serve(pcscd, "--profile", "vn-cccd-2021")
     try:
-        wait_card_state(pcscd.reader(1), True, timeout=20)
+        wait_card_state(pcscd.reader(1), True, timeout=30)
         with PcscTransport(pcscd.reader(1)) as t:
             assert t.atr == load_profile("vn-cccd-2021").atr
             assert tx(t, "00A4040C07" + AID)[1] == 0x9000
             assert tx(t, "00B0810004")[1] == 0x6982                 # DG1 by SFI: no BAC/PACE yet
             assert tx(t, "00B0830004")[1] == 0x6982                 # DG3
-            if personalized:
-                assert tx(t, "00A4020C020101")[1] == 0x9000
-                assert tx(t, "00B0000004")[1] == 0x6982
-                sm = open_bac(t)
-                assert read_file(sm, 0x0101) == CONTENT["DG1"]
+            assert tx(t, "00A4020C020101")[1] == 0x6A82             # a blank card has no DG1 yet
     finally:
         _stop(proc)
     wait_card_state(pcscd.reader(1), False)
     assert b"serving vn-cccd-2021 card" in proc.stderr.read()
+
+
+def test_cli_serve_state_file_over_the_vpcd_protocol(tmp_path):
+    """`cancuoc chip serve --state FILE --once` against a scripted vpcd peer (the vpcd wire protocol:
+    uint16 length + payload; 04 = get ATR; closing = removal): the personalized card answers and
+    `serve` returns when vpcd hangs up."""
+    import socket
+    import struct
+    import threading
+
+    from cancuoc.cli import main
+
+    path = tmp_path / "card.json"
+    personalize("vn-cccd-2021", path=path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    result: list[int] = []
+    server = threading.Thread(target=lambda: result.append(
+        main(["chip", "serve", "--state", str(path), "--port", str(port), "--once"])))
+    server.start()
+    conn, _ = listener.accept()
+
+    def ask(payload: bytes) -> bytes:
+        conn.sendall(struct.pack(">H", len(payload)) + payload)
+        (n,) = struct.unpack(">H", conn.recv(2))
+        data = b""
+        while len(data) < n:
+            data += conn.recv(n - len(data))
+        return data
+
+    conn.sendall(struct.pack(">H", 1) + b"\x01")                  # power on: no reply expected
+    assert ask(b"\x04") == load_profile("vn-cccd-2021").atr       # get ATR
+    assert ask(bytes.fromhex("00A4040C07" + AID)) == b"\x90\x00"
+    assert ask(bytes.fromhex("00B0810004")) == b"\x69\x82"
+    conn.close()                                                   # card removed
+    server.join(10)
+    listener.close()
+    assert result == [0]
 
 
 @pytest.mark.parametrize("profile_name", ["vn-cccd-2021", "vn-cc-2024", "legacy-bac"])
