@@ -35,6 +35,12 @@ class ProblemCode(StrEnum):
     APPROVAL_REQUIRED = "approval_required"
     APPROVAL_SAME_PERSON = "approval_same_person"
     PKI_ERROR = "pki_error"
+    ISSUANCE_REFUSED = "issuance_refused"
+    APPLICATION_NOT_FOUND = "application_not_found"
+    PORTRAIT_UNREADABLE = "portrait_unreadable"
+    READER_UNKNOWN = "reader_unknown"
+    READER_BUSY = "reader_busy"
+    JOB_NOT_FOUND = "job_not_found"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +32,7 @@ TAGS = [
     {"name": "operators", "description": "Operator accounts and agencies (admin)."},
     {"name": "citizens", "description": "Citizen lookup in the population database."},
     {"name": "cards", "description": "The card registry: status, report lost/stolen, revoke, replace."},
+    {"name": "enrollment", "description": "Applications, portraits, four-eyes approval, personalization jobs."},
     {"name": "verifications", "description": "Server-side verification of a card for an agency."},
     {"name": "receipts", "description": "The certificate that verifies verification receipts offline."},
     {"name": "pki", "description": "CSCA / Document Signer status, rotation, CRLs, master lists."},
@@ -281,7 +283,14 @@ def create_app(
     state.trust_store_factory = trust_store_factory or defaults.get("trust_store")
     state.receipt_signer_factory = receipt_signer_factory or defaults.get("receipt_signer")
     state.pki_factory = pki_factory or defaults.get("pki")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()  # let running personalization jobs finish, then release the pool
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Cancuoc station API",
         version="1.0.0",
         description=(

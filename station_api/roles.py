@@ -32,6 +32,12 @@ class Permission(StrEnum):
     PKI_READ = "pki:read"
     PKI_OPERATE = "pki:operate"
     PKI_APPROVE = "pki:approve"
+    APPLICATIONS_CREATE = "applications:create"
+    APPLICATIONS_READ = "applications:read"
+    APPLICATIONS_DECIDE = "applications:decide"  # approve / reject (four eyes)
+    PORTRAIT_UPLOAD = "portrait:upload"
+    JOBS_RUN = "personalization:run"
+    JOBS_READ = "personalization:read"
     SELF = "self:read"  # "who am I": any authenticated operator
 
 
@@ -41,7 +47,16 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ENROLLMENT_OFFICER: frozenset(
-            {Permission.SELF, Permission.CITIZENS_READ, Permission.CARDS_READ, Permission.CARDS_REPORT}
+            {
+                Permission.SELF,
+                Permission.CITIZENS_READ,
+                Permission.CARDS_READ,
+                Permission.CARDS_REPORT,
+                Permission.CARDS_REPLACE,
+                Permission.APPLICATIONS_CREATE,
+                Permission.APPLICATIONS_READ,
+                Permission.PORTRAIT_UPLOAD,
+            }
         ),
         Role.SUPERVISOR: frozenset(
             {
@@ -51,9 +66,22 @@ ROLE_PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyTy
                 Permission.CARDS_REPORT,
                 Permission.CARDS_REVOKE,
                 Permission.CARDS_REPLACE,
+                Permission.APPLICATIONS_CREATE,
+                Permission.APPLICATIONS_READ,
+                Permission.APPLICATIONS_DECIDE,
+                Permission.PORTRAIT_UPLOAD,
+                Permission.JOBS_READ,
             }
         ),
-        Role.PERSONALIZATION_OPERATOR: frozenset({Permission.SELF, Permission.CARDS_READ}),
+        Role.PERSONALIZATION_OPERATOR: frozenset(
+            {
+                Permission.SELF,
+                Permission.CARDS_READ,
+                Permission.APPLICATIONS_READ,
+                Permission.JOBS_RUN,
+                Permission.JOBS_READ,
+            }
+        ),
         Role.VERIFIER: frozenset({Permission.SELF, Permission.VERIFICATIONS}),
         Role.PKI_OPERATOR: frozenset(
             {Permission.SELF, Permission.PKI_READ, Permission.PKI_OPERATE, Permission.PKI_APPROVE}

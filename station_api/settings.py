@@ -44,6 +44,11 @@ class ApiSettings(Settings):
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="client addresses whose forwarded client-certificate header is believed",
     )
+    api_station_name: str = Field(default="station-01", max_length=64, description="this station's name")
+    api_station_readers: list[str] = Field(
+        default_factory=list,
+        description="PC/SC reader names personalization jobs may use (empty: any reader pcscd lists)",
+    )
     api_password_scrypt_n: int = Field(
         default=2**14, ge=2**10, description="scrypt cost N for new operator password hashes"
     )

@@ -67,10 +67,26 @@ class AppState:
         """The issuer's PKI workspace (``pki.workspace.PKI``) for the PKI operator endpoints."""
         return self._cached("pki", self.pki_factory, "PKI workspace")
 
+    def job_runner(self) -> Any:
+        """The background personalization runner of this process (created on first use)."""
+        from station_api.services.enrollment import JobRunner
+
+        with self._lock:
+            if "job_runner" not in self._cache:
+                self._cache["job_runner"] = JobRunner(self)
+            return self._cache["job_runner"]
+
+    def close(self) -> None:
+        runner = self._cache.get("job_runner")
+        if runner is not None:
+            runner.shutdown()
+        self.engine.dispose()
+
     def reload(self, name: str | None = None) -> None:
         with self._lock:
             if name is None:
-                self._cache.clear()
+                for key in [k for k in self._cache if k != "job_runner"]:
+                    self._cache.pop(key, None)
             else:
                 self._cache.pop(name, None)
 

@@ -51,6 +51,15 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/verifications"): frozenset({VER}),
     ("POST", "/api/v1/verifications/{verification_id}/evidence"): frozenset({VER}),
     ("GET", "/api/v1/receipts/certificate"): PUBLIC,
+    ("POST", "/api/v1/cards/{card_number}/replacement"): frozenset({EO, SUP}),
+    ("POST", "/api/v1/applications"): frozenset({EO, SUP}),
+    ("GET", "/api/v1/applications"): frozenset({EO, SUP, PERS}),
+    ("GET", "/api/v1/applications/{application_id}"): frozenset({EO, SUP, PERS}),
+    ("PUT", "/api/v1/applications/{application_id}/portrait"): frozenset({EO, SUP}),
+    ("POST", "/api/v1/applications/{application_id}/approval"): frozenset({SUP}),
+    ("POST", "/api/v1/applications/{application_id}/rejection"): frozenset({SUP}),
+    ("POST", "/api/v1/personalization-jobs"): frozenset({PERS}),
+    ("GET", "/api/v1/personalization-jobs/{job_id}"): frozenset({PERS, SUP}),
     ("GET", "/api/v1/pki/status"): frozenset({PKI}),
     ("POST", "/api/v1/pki/document-signers/rotation"): frozenset({PKI}),
     ("POST", "/api/v1/pki/crls"): frozenset({PKI}),
@@ -66,6 +75,8 @@ PATH_VALUES = {
     "card_number": "C0000001",
     "verification_id": "00000000-0000-4000-8000-000000000000",
     "approval_id": "00000000-0000-4000-8000-000000000000",
+    "application_id": "1",
+    "job_id": "00000000-0000-4000-8000-000000000000",
 }
 
 
@@ -97,7 +108,9 @@ def test_role_matrix(api_sqlite):
     for method, path in routes:
         allowed = EXPECTED[(method, path)]
         url = _fill(path)
-        kwargs = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
+        kwargs = {"json": {}} if method in ("POST", "PATCH") else {}
+        if method == "PUT":  # the portrait upload takes an image body
+            kwargs = {"content": b"\xff\xd8\xff", "headers": {"content-type": "image/jpeg"}}
         if allowed is PUBLIC:
             r = api_sqlite.client.request(method, url, **kwargs)
             if r.status_code in (401, 403):  # a login endpoint refusing bad credentials, not a bearer check
@@ -106,7 +119,9 @@ def test_role_matrix(api_sqlite):
         r = api_sqlite.client.request(method, url, **kwargs)
         assert r.status_code == 401, (method, path, "anonymous", r.status_code)
         for role in Role:
-            r = api_sqlite.client.request(method, url, headers=headers[role], **kwargs)
+            extra = dict(kwargs)
+            extra["headers"] = {**headers[role], **kwargs.get("headers", {})}
+            r = api_sqlite.client.request(method, url, **extra)
             cells += 1
             if role in allowed:
                 assert r.status_code not in (401, 403), (method, path, role.value, r.status_code, r.text)

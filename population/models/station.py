@@ -102,3 +102,23 @@ class StationPkiApproval(Base):
     result: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column()
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class StationPersonalizationJob(Base):
+    """A personalization job: one approved application, one named reader of the station.
+
+    Status: ``queued`` → ``running`` → ``issued`` | ``spoiled`` (the card failed; the application is back in
+    the queue) | ``failed`` (refused before the card was touched, e.g. no card in the reader)."""
+
+    __tablename__ = "station_personalization_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[int] = mapped_column(SEQ)
+    reader: Mapped[str] = mapped_column(String(128), index=True)
+    operator_id: Mapped[int] = mapped_column(Integer, ForeignKey("station_operators.id"))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    card_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    timings: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -88,6 +88,12 @@ OperatorManager = _alias(Permission.OPERATORS_MANAGE)
 PkiReader = _alias(Permission.PKI_READ)
 PkiOperator = _alias(Permission.PKI_OPERATE)
 PkiApprover = _alias(Permission.PKI_APPROVE)
+ApplicationCreator = _alias(Permission.APPLICATIONS_CREATE)
+ApplicationReader = _alias(Permission.APPLICATIONS_READ)
+ApplicationDecider = _alias(Permission.APPLICATIONS_DECIDE)
+PortraitUploader = _alias(Permission.PORTRAIT_UPLOAD)
+JobStarter = _alias(Permission.JOBS_RUN)
+JobReader = _alias(Permission.JOBS_READ)
 
 
 def get_trust_store(state: StateDep) -> Any:

@@ -536,3 +536,171 @@ class ApprovalOut(BaseModel):
     result: dict[str, Any] | None
     created_at: UtcDatetime
     decided_at: UtcDatetime | None
+
+
+# --- enrollment ------------------------------------------------------------------------------------
+
+
+class ApplicationIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"personal_id": "079090012345", "reason": "first_card", "card_generation": "2024"}]
+        },
+    )
+    personal_id: PersonalId
+    reason: Literal["first_card", "renewal", "replacement", "lost", "damaged", "data_change"]
+    card_generation: Literal["2021", "2024"] = "2024"
+    firmware_profile: Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z0-9-]+$")] | None = None
+
+
+class ReplacementIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "lost"}]})
+    reason: Literal["replacement", "lost", "damaged", "data_change"]
+
+
+class ApplicationOut(BaseModel):
+    """An application (``issuance.enrollment.application_view``; the personal ID masked)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "personal_id": "079******345",
+                    "reason": "first_card",
+                    "state": "approved",
+                    "card_generation": "2024",
+                    "created_by": "officer.hn01",
+                    "approved_by": "supervisor.hn01",
+                    "station": "station-01",
+                    "card_number": None,
+                    "replaces_card_number": None,
+                    "attempts": 0,
+                    "last_error": None,
+                    "portrait": {"passed": True},
+                }
+            ]
+        }
+    )
+    id: int
+    personal_id: str
+    reason: str
+    state: str
+    card_generation: str
+    created_by: str
+    approved_by: str | None
+    station: str | None
+    card_number: str | None
+    replaces_card_number: str | None
+    attempts: int
+    last_error: str | None
+    portrait: dict[str, Any] | None
+
+    @classmethod
+    def from_app(cls, app: Any) -> ApplicationOut:
+        from issuance.enrollment import application_view
+
+        return cls.model_validate(application_view(app))
+
+
+class ApplicationEventOut(BaseModel):
+    actor: str
+    station: str | None
+    reader: str | None
+    from_state: str | None
+    to_state: str
+    detail: str | None
+
+
+class ApplicationDetail(ApplicationOut):
+    history: list[ApplicationEventOut]
+
+    @classmethod
+    def from_app(cls, app: Any, history: list[Any] | None = None) -> ApplicationDetail:  # type: ignore[override]
+        from issuance.enrollment import application_view
+
+        data = application_view(app)
+        data["history"] = [
+            ApplicationEventOut(
+                actor=e.actor,
+                station=e.station,
+                reader=e.reader,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                detail=e.detail,
+            )
+            for e in history or []
+        ]
+        return cls.model_validate(data)
+
+
+class PortraitReport(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": 7,
+                    "state": "ready",
+                    "passed": True,
+                    "bytes": 14211,
+                    "mime": "image/jpeg",
+                    "quality": 80,
+                    "rules": [{"code": "eyes.level", "passed": True}],
+                }
+            ]
+        },
+    )
+    application_id: int
+    state: str
+    passed: bool
+    rules: list[dict[str, Any]]
+    bytes: int
+    mime: str | None = None
+    quality: int | None = None
+
+
+class Rejection(Strict):
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+
+
+class JobIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"application_id": 7, "reader": "Cancuoc Virtual PCD 00 00"}]}
+    )
+    application_id: Annotated[int, Field(ge=1, le=2**62)]
+    reader: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b6c1c55-3f0e-4a8e-9f39-0c2d0a1b2c3d",
+                    "application_id": 7,
+                    "reader": "Cancuoc Virtual PCD 00 00",
+                    "status": "issued",
+                    "card_number": "260123456789",
+                    "reason": None,
+                    "timings": {"total": 1.9},
+                    "created_at": "2026-11-29T10:00:00+00:00",
+                    "finished_at": "2026-11-29T10:00:02+00:00",
+                }
+            ]
+        }
+    )
+    id: str
+    application_id: int
+    reader: str
+    status: str
+    card_number: str | None
+    reason: str | None
+    timings: dict[str, float] | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
+
+    @classmethod
+    def from_job(cls, job: Any) -> JobOut:
+        return cls.model_validate({name: getattr(job, name) for name in cls.model_fields})

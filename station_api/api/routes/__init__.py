@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from station_api.api.routes import (
+    applications,
     audit,
     auth,
     cards,
     citizens,
     health,
+    jobs,
     operators,
     pki,
     receipts,
@@ -21,6 +23,8 @@ ROUTERS: list[APIRouter] = [
     operators.router,
     citizens.router,
     cards.router,
+    applications.router,
+    jobs.router,
     verifications.router,
     receipts.router,
     pki.router,

@@ -8,8 +8,16 @@ from fastapi import APIRouter, Path
 
 from population import cards as registry
 from station_api import audit
-from station_api.api.deps import CardReader, CardReporter, CardRevoker, SessionDep
-from station_api.api.schemas import CardDetail, CardOut, LossReport, PersonalIdQuery, Revocation
+from station_api.api.deps import CardReader, CardReplacer, CardReporter, CardRevoker, SessionDep, StateDep
+from station_api.api.schemas import (
+    ApplicationOut,
+    CardDetail,
+    CardOut,
+    LossReport,
+    PersonalIdQuery,
+    ReplacementIn,
+    Revocation,
+)
 
 router = APIRouter(prefix="/cards", tags=["cards"])
 
@@ -52,3 +60,29 @@ def revoke(card_number: CardNumber, body: Revocation, principal: CardRevoker, se
         d.details = {"reason": body.reason}
         card = registry.revoke_card(session, card_number, actor=principal.actor[:64], reason=body.reason)
     return CardOut.from_card(card)
+
+
+@router.post(
+    "/{card_number}/replacement",
+    response_model=ApplicationOut,
+    status_code=201,
+    summary="Open a replacement application for this card's holder (the card is replaced when the new one is issued)",
+)
+def replace(
+    card_number: CardNumber, body: ReplacementIn, principal: CardReplacer, session: SessionDep, state: StateDep
+) -> ApplicationOut:
+    from station_api.services import enrollment
+
+    with audit.decision(session, actor=principal.actor, action="card.replace", target=f"card:{card_number}") as d:
+        card = registry.get_card(session, card_number)
+        app = enrollment.create_application(
+            session,
+            principal,
+            state.settings.api_station_name,
+            card.personal_id,
+            body.reason,
+            card.card_generation,
+            None,
+        )
+        d.details = {"application": app.id, "reason": body.reason}
+    return ApplicationOut.from_app(app)
