@@ -37,9 +37,10 @@ UPDATABLE_FIELDS = CITIZEN_FIELDS | set(RESIDENCE_FIELDS) | set(FAMILY_FIELDS)
 
 def find_citizen(session: Session, personal_id: str, *, for_update: bool = False) -> Citizen | None:
     """The citizen by primary key; ``for_update`` takes a row lock (PostgreSQL) and re-reads the row."""
-    stmt = select(Citizen).where(Citizen.personal_id == personal_id)
-    if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    if not for_update:
+        return session.get(Citizen, personal_id)  # primary-key lookup, cached statement
+    stmt = (select(Citizen).where(Citizen.personal_id == personal_id).with_for_update()
+            .execution_options(populate_existing=True))
     return session.scalars(stmt).one_or_none()
 
 
