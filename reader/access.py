@@ -180,7 +180,9 @@ def choose_pace_info(infos: list[Any], mappings: tuple[str, ...] = ("CAM", "GM",
 
 
 def _reset(raw: Transport) -> None:
-    reset = getattr(raw, "reset", None)
+    """Reset the card before a session; `reconnect` where the transport has it (after the card left
+    the field, PC/SC needs a new connection, not only a warm reset)."""
+    reset = getattr(raw, "reconnect", None) or getattr(raw, "reset", None)
     if callable(reset):
         reset()
 

@@ -12,7 +12,8 @@ What the reading engine guarantees (LESSONS.md, "Reading chips"):
   sequence counter advances exactly once per exchange in both directions; if the chip aborted the SM
   session (6987/6988 after an error) the caller's `reopen` re-establishes access and reading resumes;
 * past offset 32767 it reads with odd INS B1;
-* after a transient transport error it reopens the session and resumes the file from the last offset.
+* after a transient transport error (or the card leaving the field and coming back) it reopens the
+  session and resumes the file from the last offset.
 """
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from dataclasses import dataclass, field
 
 from icao9303.transport import Transport
 from reader.errors import (
+    CardRemovedError,
     CardStatusError,
     MalformedFileError,
+    NoCardError,
     ReaderError,
     ReasonCode,
     SecureMessagingError,
@@ -350,9 +353,16 @@ class FileReader:
         self._select_for(f)
 
     def _recover(self, f: DGFile, exc: BaseException, resumes: int) -> int:
+        """Reopen the session and re-select `f` after `exc`; re-raise `exc` when that is not possible.
+
+        Decision: a card that left the field (CardRemovedError) and is back when we reconnect — a
+        re-tap — is resumed like a transient error; one still away ends the read with CARD_REMOVED."""
         if self.reopen is None or resumes >= self.max_resumes:
             raise exc
-        self.transport = self.reopen()
+        try:
+            self.transport = self.reopen()
+        except (CardRemovedError, NoCardError):
+            raise exc from None
         self.stats.resumes += 1
         self._reselect(f)
         return resumes + 1
@@ -366,7 +376,7 @@ class FileReader:
                 try:
                     self._select_for(f)
                     break
-                except TransientTransportError as exc:
+                except (TransientTransportError, CardRemovedError) as exc:
                     resumes = self._recover(f, exc, resumes)
                     break
                 except Exception as exc:
@@ -388,7 +398,7 @@ class FileReader:
                 want = min(want, 65536 - 4)
             try:
                 response = self.transport.transmit(self._read_command(offset, want))
-            except TransientTransportError as exc:
+            except (TransientTransportError, CardRemovedError) as exc:
                 resumes = self._recover(f, exc, resumes)
                 continue
             except Exception as exc:

@@ -319,6 +319,27 @@ def test_card_removed_mid_read(card2021):
     assert r.evidence is not None and "EF.COM" in r.evidence.files    # what was read is kept
 
 
+def test_card_removed_and_tapped_again_resumes(card2021):
+    """The most common field failure (LESSONS.md): the card leaves the field mid-DG2 and comes back;
+    the reader reconnects, opens the chip again and resumes DG2 from the last offset."""
+    class Retap(InProcessTransport):
+        def reconnect(self):
+            self.insert()
+            return self.reset()
+
+    def remove(inner, apdu):
+        inner.remove()
+        return inner.transmit(apdu)
+
+    inner = Retap(card2021.chip)
+    trace = ApduTrace()
+    r = inspect_card(Fault(inner, 60, remove), can_key(card2021.can), card2021.pki.trust_store(), at=NOW,
+                     memory=ReadSizeMemory(), trace=trace)
+    assert r.verdict is Outcome.PASSED and r.apdu.resumes == 1
+    reads = [e for e in trace.entries if e.command.startswith("0cb0")]
+    assert len(reads) < 130     # no restart of DG2 from offset 0 (~95 reads of 223 bytes for 20 KB)
+
+
 def test_resume_after_transient_error(card2021):
     def drop(inner, apdu):
         inner.card.power_off()                     # the chip loses its session too

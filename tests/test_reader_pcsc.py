@@ -161,3 +161,28 @@ def test_default_reader_is_the_one_with_a_card(virtual_card):
     virtual_card.insert(EchoCard(), slot=1)
     with PcscTransport() as t:
         assert t.reader_name == virtual_card.reader(1)
+
+
+def test_card_tapped_again_mid_read_resumes_through_pcscd(virtual_card, cards):
+    card = cards["vn-cccd-2021"]
+    name = virtual_card.insert(card.chip, slot=0)
+
+    class Retap:
+        def __init__(self, inner):
+            self.inner, self.reads = inner, 0
+
+        def transmit(self, apdu):
+            if apdu[1] == 0xB0 and apdu[0] & 0x0C:
+                self.reads += 1
+                if self.reads == 40:
+                    virtual_card.remove(0)
+                    virtual_card.reinsert(0)
+            return self.inner.transmit(apdu)
+
+        def __getattr__(self, attr):
+            return getattr(self.inner, attr)
+
+    with PcscTransport(name) as t:
+        r = inspect_card(Retap(t), can_key(card.can), card.pki.trust_store(), at=NOW, memory=ReadSizeMemory())
+    assert r.verdict is Outcome.PASSED, [c for c in r.checks if c.outcome is Outcome.FAILED]
+    assert r.apdu.resumes == 1

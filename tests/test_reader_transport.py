@@ -198,13 +198,17 @@ def test_resume_after_transient_error():
     assert offsets.count(0) == 1
 
 
-def test_card_removed_is_not_resumed():
+def test_card_removed_and_not_back_is_not_resumed():
     card = PlainCard({0x0102: tlv_file(0x75, 5000)})
+
+    def reopen():
+        raise CardRemovedError("still away", step="reconnect")
+
     reader = FileReader(FlakyTransport(InProcessTransport(card), 3, CardRemovedError),
-                        memory=ReadSizeMemory(), reopen=lambda: pytest.fail("no reopen"))
+                        memory=ReadSizeMemory(), reopen=reopen)
     with pytest.raises(CardRemovedError) as ei:
         reader.read(FILES["DG2"])
-    assert ei.value.reason is ReasonCode.CARD_REMOVED
+    assert ei.value.reason is ReasonCode.CARD_REMOVED and str(ei.value).startswith("link lost")
 
 
 def test_in_process_remove():
