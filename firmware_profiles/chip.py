@@ -101,7 +101,7 @@ class SeedKey:
         return "SeedKey(<redacted>)"
 
 
-@dataclass
+@dataclass(repr=False)
 class _Session:
     """Volatile state: lost on power-off, reset, and (access part) on any SM error."""
 

@@ -61,7 +61,7 @@ class LifeCycle(enum.StrEnum):
         return 0x05 if self is LifeCycle.LOCKED else 0x03
 
 
-@dataclass
+@dataclass(repr=False)
 class StoredFile:
     """One transparent EF on the chip: where it lives, its declared size and its content so far."""
 
@@ -69,6 +69,9 @@ class StoredFile:
     fid: int
     size: int
     data: bytearray
+
+    def __repr__(self) -> str:  # contents are personal data (DG1 holds the MRZ): never in a repr
+        return f"StoredFile(df={self.df!r}, fid={self.fid:04X}, size={self.size})"
 
     def to_json(self) -> dict[str, Any]:
         return {"df": self.df, "fid": f"{self.fid:04X}", "size": self.size, "data": bytes(self.data).hex()}

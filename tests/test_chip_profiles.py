@@ -120,3 +120,18 @@ def test_card_state_round_trip(tmp_path):
     with pytest.raises(CardStateError) as e:
         CardState.load(path)
     assert e.value.reason == "state.version"
+
+
+def test_reprs_carry_no_secrets_or_personal_data():
+    from firmware_profiles.chip import SeedKey, VirtualChip
+    from firmware_profiles.state import StoredFile
+
+    state = new_blank_card("vn-cccd-2021", "00112233aabbccdd", bytes(range(16)))
+    state.can = "123456"
+    state.mrz_secret = bytes(range(20, 40))
+    state.files[("eMRTD", 0x0101)] = StoredFile("eMRTD", 0x0101, 3, bytearray(b"MRZ"))
+    chip = VirtualChip(state)
+    text = " ".join(repr(x) for x in (state, chip, state.files[("eMRTD", 0x0101)], SeedKey(bytes(20)),
+                                      chip._session))
+    for secret in ("123456", bytes(range(16)).hex(), bytes(range(20, 40)).hex(), "MRZ"):
+        assert secret not in text
