@@ -218,7 +218,7 @@ def test_card_pulled_at_every_apdu_is_never_issued(sqlite_station: IssuanceConte
         VirtualChip(manufacture_blank_card(station, "vn-cc-2024"))), actor=PERSO)
     assert full.issued
     total = full.apdus
-    assert total > 100
+    assert total > 40  # reset, serial, authentication, ~12 writes, keys, lock, then the whole read-back
     # the same citizen again, replacing, so every pull is a real second issuance attempt
     app2, _ = approved_application(station, portrait, reason="replacement", personal_id=pid)
     spoiled = []
