@@ -58,13 +58,14 @@ def _signer(store, spec: str, scheme: str, hash_alg: str):
 
 @pytest.mark.parametrize(("spec", "scheme", "hash_alg"), CASES)
 def test_every_algorithm_round_trips(store, spec, scheme, hash_alg):
+    from icao9303.lds.sod import build_lds_security_object
+
     signer, cert = _signer(store, spec, scheme, hash_alg)
-    ci = build_signed_data(
-        ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, b"\x30\x03\x02\x01\x00", signer, cert, signing_time=T0
-    )
+    lso = build_lds_security_object(hash_alg, {1: b"\x01" * 32, 2: b"\x02" * 32}).dump()
+    ci = build_signed_data(ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, lso, signer, cert, signing_time=T0)
     result = verify_signed_data(ci.dump(), expected_content_type=ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT)
     assert (result.signature_scheme, result.hash_algorithm) == (scheme, hash_alg)
-    assert result.econtent == b"\x30\x03\x02\x01\x00"
+    assert result.econtent == lso
     assert result.signing_time == T0
     assert ci["content"]["version"].native == "v3"
     assert ci["content"]["signer_infos"][0]["version"].native == "v1"
