@@ -39,7 +39,7 @@ MAX_BLOCK = 60  # a larger block is a very common name+year: scored pairwise up 
 _FORMAT_FIELDS = ("phone", "email", "old_cmnd")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One finding. ``category`` is one of dung/du/sach/song; ``code`` is a stable reason code."""
 
@@ -108,7 +108,7 @@ class QualityReport:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rec:
     personal_id: str
     full_name: str
