@@ -150,8 +150,9 @@ class EvidenceBundle:
             certs = tuple(_unb64(c, "certificates[]") for c in d.get("certificates") or [])
             checks = tuple(Check.from_dict(c) for c in d.get("session_checks") or [])
             digest = d.get("access_key_digest")
-            if digest is not None and not isinstance(digest, str):
-                raise EvidenceError("access_key_digest must be a string")
+            if digest is not None and (not isinstance(digest, str) or len(digest) != 64
+                                       or any(c not in "0123456789abcdef" for c in digest)):
+                raise EvidenceError("access_key_digest must be 64 lowercase hex digits")
             return cls(files=files, read_at=read_at, access=access, access_key_digest=digest,
                        unreadable={str(k): str(v) for k, v in unreadable.items()},
                        aa_challenge=aa_ch, aa_signature=aa_sig, chip_authentication=ca,

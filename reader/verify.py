@@ -300,7 +300,7 @@ def _check_access_key(bundle: EvidenceBundle, mrz: Any, fields: dict[str, str]) 
         pid = fields.get("personal_id", "")
         seed = pid[-6:] if pid else ""
     digest = access_key_digest(bundle.access.password_type, seed)
-    if hmac.compare_digest(digest, bundle.access_key_digest):
+    if hmac.compare_digest(digest.encode(), bundle.access_key_digest.encode("utf-8", "replace")):
         return Check.passed("pa.dg1_access_key", f"DG1 matches the {bundle.access.password_type} used")
     return Check.failed("pa.dg1_access_key", ReasonCode.MRZ_MISMATCH,
                         f"DG1 does not match the {bundle.access.password_type} the chip was opened with")
