@@ -45,9 +45,12 @@ Modules:
     reader.access      AccessKey, ReadPolicy, open_session (EF.CardAccess, PACE first, BAC fallback)
     reader.report      VerificationReport, Check, Outcome, DocumentData, AccessInfo, ApduStats
     reader.evidence    EvidenceBundle (format cancuoc-evidence/1), access_key_digest
+    reader.chipauth    Chip Authentication, PACE-CAM check, Active Authentication (terminal side)
+    reader.lds_view    EF.COM / DG1 / DG2 / DG13 / DG15 through icao9303.lds, as reader errors
     reader.verify      Passive Authentication + AA/CA evidence checks, reverify()
     reader.inspect     inspect_card() — the top entry point
     reader.cli         `cancuoc read`
+    reader.testing     test/benchmark helpers: TestPKI, personalize(), resign(), with_files()
 """
 from __future__ import annotations
 
