@@ -153,9 +153,6 @@ def personalize_application(ctx: IssuanceContext, application_id: int, transport
     Returns the outcome; a refusal before the card is touched (wrong profile, application not approved)
     raises `IssuanceError` and changes nothing.
     """
-    from reader.access import ReadPolicy, can_key, mrz_key_from_text
-    from reader.inspect import inspect_card
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     counter = CountingTransport(transport)
@@ -176,20 +173,8 @@ def personalize_application(ctx: IssuanceContext, application_id: int, transport
     # 2. transaction 1: claim the application, allocate and register the card
     now = ctx.clock()
     issue_date = now.date()
-    with session_scope(ctx.engine) as db:
-        app = get_application(db, application_id)
-        if app.state != "approved":
-            raise IssuanceError(f"application {application_id} is {app.state}, not approved",
-                                reason="APPLICATION_STATE")
-        start_personalization(db, application_id, actor=actor)
-        card_number = allocate_card_number(db, application_id, serial, issue_date)
-        register_card(db, card_number=card_number, personal_id=app.personal_id, firmware_profile=profile.name,
-                      actor=actor.operator, card_generation=GENERATION_OF_PROFILE.get(profile.name,
-                                                                                     app.card_generation),
-                      chip_serial=serial)
-        view = citizen_view(db, app.personal_id)
-        portrait = app.portrait_jpeg
-        replaces = app.replaces_card_number
+    card_number, view, portrait, replaces = claim_card(ctx, application_id, profile, serial, issue_date,
+                                                       actor=actor)
 
     comp: Composition | None = None
     report = None
@@ -216,21 +201,12 @@ def personalize_application(ctx: IssuanceContext, application_id: int, transport
         session.lock()
         timings["write"] = time.perf_counter() - t
         written = counter.bytes_out - bytes_before
-        # 4. read back as a counter would
+        # 4-5. read back as a counter would; transaction 2: issued
         t = time.perf_counter()
-        key = can_key(comp.can) if profile.pace is not None else mrz_key_from_text(comp.mrz.text)
-        report = inspect_card(counter, key, ctx.trust_store, at=now, aa_challenge=os.urandom(8),
-                              policy=ReadPolicy.for_profile(profile.name))
+        report = read_back(ctx, comp, counter, now=now)
         timings["readback"] = time.perf_counter() - t
         _check_read_back(comp, report)
-        # 5. transaction 2: issued
-        with session_scope(ctx.engine) as db:
-            mark_issued(db, card_number, actor=actor.operator, issue_date=issue_date, expiry_date=comp.expiry_date,
-                        ca_public_key_sha256=public_key_sha256(ca_spki) if ca_spki else None,
-                        aa_public_key_sha256=public_key_sha256(aa_spki) if aa_spki else None,
-                        sod_hash=comp.sod_hash_hex, sod_hash_algorithm="sha256",
-                        ds_certificate=comp.ds_certificate or b"", replaces=replaces)
-            finish_issued(db, application_id, card_number, actor=actor)
+        record_issued(ctx, comp, application_id, actor=actor, replaces=replaces)
     except Exception as exc:  # every failure spoils the card; nothing claims a card that does not verify
         reason = _reason_of(exc)
         if isinstance(exc, PopulationError | IssuanceError | FirmwareError | ICAOError):
@@ -244,6 +220,54 @@ def personalize_application(ctx: IssuanceContext, application_id: int, transport
     timings["total"] = time.perf_counter() - t0
     return PersonalizationOutcome(application_id, True, card_number, profile.name, serial, None, None, report,
                                   comp, timings, counter.apdus, written)
+
+
+def claim_card(ctx: IssuanceContext, application_id: int, profile: FirmwareProfile, serial: str,
+               issue_date: dt.date, *, actor: Actor) -> tuple[str, dict[str, Any], bytes | None, str | None]:
+    """Transaction 1: the approved application → ``personalizing``, a card number allocated and the card
+    registered as ``personalized`` for chip `serial` (so any later failure is on record and becomes
+    ``spoiled``). Returns (card number, citizen view, portrait, card number replaced). Also the claim an
+    exported personalization script holds (`issuance.script`)."""
+    with session_scope(ctx.engine) as db:
+        app = get_application(db, application_id)
+        if app.state != "approved":
+            raise IssuanceError(f"application {application_id} is {app.state}, not approved",
+                                reason="APPLICATION_STATE")
+        start_personalization(db, application_id, actor=actor)
+        card_number = allocate_card_number(db, application_id, serial, issue_date)
+        register_card(db, card_number=card_number, personal_id=app.personal_id, firmware_profile=profile.name,
+                      actor=actor.operator, card_generation=GENERATION_OF_PROFILE.get(profile.name,
+                                                                                     app.card_generation),
+                      chip_serial=serial)
+        return card_number, citizen_view(db, app.personal_id), app.portrait_jpeg, app.replaces_card_number
+
+
+def read_back(ctx: IssuanceContext, comp: Composition, transport: Any, *, now: dt.datetime) -> Any:
+    """Step 4: read the locked card back with `reader.inspect_card` exactly as a counter would (PACE with
+    the CAN, else BAC), validated at `now`. Returns the `reader.VerificationReport`; `_check_read_back`
+    decides."""
+    from reader.access import ReadPolicy, can_key, mrz_key_from_text
+    from reader.inspect import inspect_card
+
+    profile = comp.profile
+    key = can_key(comp.can) if profile.pace is not None else mrz_key_from_text(comp.mrz.text)
+    return inspect_card(transport, key, ctx.trust_store, at=now, aa_challenge=os.urandom(8),
+                        policy=ReadPolicy.for_profile(profile.name))
+
+
+def record_issued(ctx: IssuanceContext, comp: Composition, application_id: int, *, actor: Actor,
+                  replaces: str | None) -> None:
+    """Step 5, transaction 2: ``mark_issued`` (chip key fingerprints, SOD hash, DS certificate; the replaced
+    card becomes ``replaced``) + application ``issued``."""
+    ca_spki, aa_spki = comp.ca_public_key, comp.aa_public_key
+    with session_scope(ctx.engine) as db:
+        mark_issued(db, comp.card_number, actor=actor.operator, issue_date=comp.issue_date,
+                    expiry_date=comp.expiry_date,
+                    ca_public_key_sha256=public_key_sha256(ca_spki) if ca_spki else None,
+                    aa_public_key_sha256=public_key_sha256(aa_spki) if aa_spki else None,
+                    sod_hash=comp.sod_hash_hex, sod_hash_algorithm="sha256",
+                    ds_certificate=comp.ds_certificate or b"", replaces=replaces)
+        finish_issued(db, application_id, comp.card_number, actor=actor)
 
 
 def _spoil(ctx: IssuanceContext, application_id: int, card_number: str, actor: Actor, reason: str) -> None:
