@@ -76,6 +76,10 @@ class RuleResult:
     detail: str = ""
     blocking: bool = True  # False: reported as a warning (relaxed rule, e.g. under-6s)
 
+    def __post_init__(self) -> None:  # plain Python types (JSON columns, APIs), whatever numpy returned
+        object.__setattr__(self, "measured", float(self.measured))
+        object.__setattr__(self, "passed", bool(self.passed))
+
     @property
     def code(self) -> str:
         return f"portrait.{self.rule}"
