@@ -84,6 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--key", default="ec:P-256")
     p.set_defaults(func=cmd_service_key)
 
+    p = sub.add_parser("sign-sod", help="sign EF.SOD over data group files with the current DS")
+    _common(p)
+    p.add_argument("--dg", action="append", required=True, metavar="N=FILE", help="data group N read from FILE")
+    p.add_argument("--doc-type", default="ID")
+    p.add_argument("--hash", default="sha256")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_sign_sod)
+
     p = sub.add_parser("lint", help="lint certificates, CRLs and master lists against ICAO 9303-12")
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--json", action="store_true")
@@ -321,6 +329,26 @@ def cmd_service_key(args: argparse.Namespace) -> int:
         "issuer": cert.issuer.human_friendly,
     }
     _emit(args, data, f"service key {args.name}: {data['subject']} issued by {data['issuer']}")
+    return 0
+
+
+@_guard
+def cmd_sign_sod(args: argparse.Namespace) -> int:
+    from pki.algorithms import digest
+
+    hashes: dict[int, bytes] = {}
+    for item in args.dg:
+        number, sep, path = item.partition("=")
+        if not sep or not number.isdigit() or not 1 <= int(number) <= 16:
+            raise PKIError(f"--dg {item!r}: expected N=FILE with N in 1..16", code="ARGUMENT_INVALID")
+        try:
+            hashes[int(number)] = digest(args.hash, Path(path).read_bytes())
+        except OSError as exc:
+            raise PKIError(f"cannot read {path}: {exc.strerror}", code="ARGUMENT_INVALID") from exc
+    sod = _workspace(args).sign_sod(hashes, args.doc_type, hash_algorithm=args.hash)
+    args.out.write_bytes(sod)
+    data = {"out": str(args.out), "bytes": len(sod), "data_groups": sorted(hashes)}
+    _emit(args, data, f"EF.SOD of {len(sod)} bytes over DG{sorted(hashes)} written to {args.out}")
     return 0
 
 

@@ -65,11 +65,27 @@ def test_operator_walkthrough(workspace, monkeypatch, capsys, tmp_path):
     assert main(["pki", "trust", "validate", "--json", str(ds_files[-1])]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
-    # an EF.SOD signed now validates through the CLI as well
-    pki = PKI(get_settings().pki_dir, _file_store())
+    # an EF.SOD signed now (through the CLI) validates through the CLI as well
+    (tmp_path / "dg1.bin").write_bytes(b"DG1 bytes")
+    (tmp_path / "dg2.bin").write_bytes(b"DG2 bytes")
     sod_path = tmp_path / "EF.SOD"
-    sod_path.write_bytes(pki.sign_sod(DGS))
+    signed = _json(
+        capsys,
+        [
+            "pki",
+            "sign-sod",
+            "--dg",
+            f"1={tmp_path / 'dg1.bin'}",
+            "--dg",
+            f"2={tmp_path / 'dg2.bin'}",
+            "--out",
+            str(sod_path),
+        ],
+    )
+    assert signed["data_groups"] == [1, 2]
+    assert SOD.from_bytes(sod_path.read_bytes()).dg_hashes[1] == hashlib.sha256(b"DG1 bytes").digest()
     assert main(["pki", "trust", "validate", str(sod_path)]) == 0
+    assert _file_store().labels()  # the file store really holds the keys
 
 
 def _file_store():
