@@ -658,3 +658,29 @@ def test_aa_le_from_key_size(profile, le, card2021, legacy):
     _, signature = perform_aa(Spy(session.transport), dg15_public_key_info(card.files["DG15"]),
                               b"\x11" * 8)
     assert seen[0] == bytes.fromhex("0088000008") + b"\x11" * 8 + bytes([le]) and signature
+
+
+@pytest.mark.parametrize("mapping,param_id,in_mse", [("IM", 12, "rejected"), ("GM", 16, "required"),
+                                                     ("IM", 13, "optional")])
+def test_pace_variants(monkeypatch, mapping, param_id, in_mse):
+    """PACE-IM and other domain parameters, and chips that reject or require the parameter id in
+    MSE:Set AT: a firmware profile variant (profiles are data) run by the same virtual chip."""
+    import dataclasses
+
+    import firmware_profiles
+    import firmware_profiles.state
+    from firmware_profiles.profile import load_profile as real_load
+
+    base = real_load("vn-cccd-2021")
+    variant = dataclasses.replace(base, name="test-pace", pace=dataclasses.replace(
+        base.pace, mappings=(mapping,), parameter_ids=(param_id,), parameter_id_in_mse=in_mse))
+
+    def load(name):
+        return variant if name == "test-pace" else real_load(name)
+
+    monkeypatch.setattr(firmware_profiles, "load_profile", load)
+    monkeypatch.setattr(firmware_profiles.state, "load_profile", load)
+    card = personalize("test-pace", dg2_size=2000)
+    r = inspect(card.chip, can_key(card.can), card.pki.trust_store())
+    assert r.access.mapping == mapping and r.access.parameter_id == param_id
+    assert r.verdict is Outcome.PASSED, failed(r)
