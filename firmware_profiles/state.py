@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.cmac import CMAC
 
-from firmware_profiles.errors import CardStateError
+from firmware_profiles.errors import CardStateError, ProfileError
 from firmware_profiles.profile import FirmwareProfile, load_profile
 
 __all__ = [
@@ -210,7 +210,10 @@ class CardState:
             raise CardStateError(f"card state malformed ({exc.__class__.__name__})",
                                  reason="state.invalid") from None
         _serial_bytes(state.serial)
-        state.profile  # noqa: B018 - validates the profile name
+        try:
+            state.profile  # noqa: B018 - validates the profile name
+        except ProfileError:
+            raise CardStateError("card state names an unknown firmware profile", reason="state.invalid") from None
         return state
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.cmac import CMAC
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_profiles import (
     CardState,
@@ -135,3 +137,36 @@ def test_reprs_carry_no_secrets_or_personal_data():
                                       chip._session))
     for secret in ("123456", bytes(range(16)).hex(), bytes(range(20, 40)).hex(), "MRZ"):
         assert secret not in text
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.text(max_size=12)
+    | st.sampled_from(["A0000002471001", "3B00", "0101", "GM", "AES-128", "sm", "MF", "blank"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children,
+                                                                      max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_hostile_profile_and_state_documents_raise_only_our_errors(data):
+    # a real document with one subtree replaced by junk, or junk outright
+    raw = _raw(data.draw(st.sampled_from(["vn-cccd-2021", "vn-cc-2024", "legacy-bac"])))
+    if data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(raw)))
+        raw[key] = data.draw(_JSON)
+        doc = raw
+    else:
+        doc = data.draw(_JSON)
+    try:
+        parse_profile(doc, source="fuzz")
+    except ProfileError:
+        pass
+    state = new_blank_card("vn-cccd-2021", "0011223344556677", bytes(16)).to_json()
+    key = data.draw(st.sampled_from(sorted(state)))
+    state[key] = data.draw(_JSON)
+    try:
+        CardState.from_json(state if data.draw(st.booleans()) else data.draw(_JSON))
+    except CardStateError:
+        pass
