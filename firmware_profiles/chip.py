@@ -507,7 +507,7 @@ class VirtualChip:
         if s.failures >= t.max_failures_per_session:
             raise _Reply(iso.SW_AUTHENTICATION_BLOCKED)
         if self.state.auth_failures:
-            delay = min(t.base_delay_ms * 2 ** (self.state.auth_failures - 1), t.max_delay_ms)
+            delay = min(t.base_delay_ms * 2.0 ** min(self.state.auth_failures - 1, 64), t.max_delay_ms)
             self._apdu_time += delay / 1000.0
 
     def _auth_failed(self, transport: bool) -> None:

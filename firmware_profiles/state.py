@@ -210,6 +210,8 @@ class CardState:
             raise CardStateError(f"card state malformed ({exc.__class__.__name__})",
                                  reason="state.invalid") from None
         _serial_bytes(state.serial)
+        if min(state.auth_failures, state.transport_auth_failures) < 0:
+            raise CardStateError("negative retry counter", reason="state.invalid")
         try:
             state.profile  # noqa: B018 - validates the profile name
         except ProfileError:
