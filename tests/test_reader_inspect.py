@@ -684,3 +684,17 @@ def test_pace_variants(monkeypatch, mapping, param_id, in_mse):
     r = inspect(card.chip, can_key(card.can), card.pki.trust_store())
     assert r.access.mapping == mapping and r.access.parameter_id == param_id
     assert r.verdict is Outcome.PASSED, failed(r)
+
+
+def test_unknown_dg_hash_algorithm_oid(card2021):
+    """The LDSSecurityObject's hashAlgorithm is an OID nobody knows: UNKNOWN_ALGORITHM, not a crash."""
+    from icao9303.lds.sod import SOD
+
+    sha256 = bytes.fromhex("0609608648016503040201")
+
+    def change(files):
+        sod = files["EF.SOD"]
+        j = sod.index(sha256, sod.index(SOD.from_bytes(sod).econtent_bytes))   # inside the eContent
+        files["EF.SOD"] = sod[:j] + bytes.fromhex("06096086480165030402FF") + sod[j + 11:]
+    r = pki_case(card2021, card2021.pki, after_sign=change)
+    assert failed(r)["pa.sod_signature"] is ReasonCode.UNKNOWN_ALGORITHM
