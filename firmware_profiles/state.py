@@ -23,6 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.cmac import CMAC
+from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 from firmware_profiles.errors import CardStateError, ProfileError
 from firmware_profiles.profile import FirmwareProfile, load_profile
@@ -212,6 +213,17 @@ class CardState:
         _serial_bytes(state.serial)
         if min(state.auth_failures, state.transport_auth_failures) < 0:
             raise CardStateError("negative retry counter", reason="state.invalid")
+        if state.can is not None and not (isinstance(state.can, str) and state.can.isdigit()):
+            raise CardStateError("CAN must be digits", reason="state.invalid")
+        if (state.mrz_secret is not None and len(state.mrz_secret) != 20) or (
+                state.transport_key is not None and len(state.transport_key) != 16):
+            raise CardStateError("access key material has the wrong length", reason="state.invalid")
+        for pkcs8 in (state.ca_private_key, state.aa_private_key):
+            if pkcs8 is not None:
+                try:
+                    load_der_private_key(pkcs8, password=None)
+                except (ValueError, TypeError):
+                    raise CardStateError("a chip private key cannot be read", reason="state.invalid") from None
         try:
             state.profile  # noqa: B018 - validates the profile name
         except ProfileError:
