@@ -78,3 +78,11 @@ def document_types(certificate: x509.Certificate) -> list[str] | None:
         return None
     parsed = DocumentTypeListSyntax.load(found[1], strict=True)
     return [str(v.native) for v in parsed["doc_type_list"]]
+
+
+def document_type_permitted(types: list[str], code: str) -> bool:
+    """Whether a document code (first 2 MRZ characters, e.g. ``ID``, ``PM``) is covered by a document type
+    list: an entry covers every code it is a prefix of (9303-12 §7.1.1.3; LESSONS: ``P`` covers ``PP``,
+    ``PM`` …). Filler ``<`` in the code is ignored."""
+    code = code.rstrip("<")
+    return any(entry and code.startswith(entry) for entry in types)

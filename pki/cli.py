@@ -51,12 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("status", cmd_status, "certificates, CRLs and whether a DS rotation is due"),
         ("rotate-ds", cmd_rotate_ds, "activate a new Document Signer"),
         ("rollover-csca", cmd_rollover, "new CSCA generation with link certificates both ways"),
-        ("crl", cmd_crl, "issue the next CRL of every live CSCA generation"),
         ("audit-verify", cmd_audit_verify, "check the hash chain of the audit trail"),
     ):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=func)
+
+    p = sub.add_parser("crl", help="issue the next CRL of every live CSCA generation")
+    _common(p)
+    p.add_argument("--if-due", action="store_true", help="only when a nextUpdate is less than 2 days away")
+    p.set_defaults(func=cmd_crl)
 
     p = sub.add_parser("revoke", help="revoke a certificate by serial and publish CRLs")
     _common(p)
@@ -284,7 +288,11 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_crl(args: argparse.Namespace) -> int:
-    crls = _workspace(args).issue_crl()
+    ws = _workspace(args)
+    if args.if_due and not ws.crl_due():
+        _emit(args, [], "no CRL due")
+        return 0
+    crls = ws.issue_crl()
     data = [
         {
             "issuer": c.issuer.human_friendly,

@@ -26,6 +26,7 @@ from pki.algorithms import describe_signature_algorithm, load_public_key, verify
 from pki.asn1 import (
     ID_ICAO_CSCA_MASTER_LIST,
     ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY,
+    ID_ICAO_DEVIATION_LIST_SIGNING_KEY,
     ID_ICAO_DOCUMENT_TYPE_LIST,
     ID_ICAO_NAME_CHANGE,
     CscaMasterList,
@@ -241,7 +242,7 @@ def lint_certificate(
 
     pkup = exts.get("2.5.29.16")
     if pkup is None:
-        c.add("PKUP_MISSING", "warning" if role == "mls" else "error", "privateKeyUsagePeriod missing")
+        c.add("PKUP_MISSING", "warning" if role in ("mls", "dls") else "error", "privateKeyUsagePeriod missing")
     else:
         if pkup[0]:
             c.add("PKUP_CRITICAL", "error", "privateKeyUsagePeriod must be non-critical")
@@ -255,15 +256,20 @@ def lint_certificate(
     eku = exts.get("2.5.29.37")
     if role in ("csca", "link", "ds") and eku is not None:
         c.add("EKU_PRESENT", "error", f"extendedKeyUsage must not appear on a {role} certificate (9303-12)")
-    if role == "mls":
+    if role in ("mls", "dls"):
+        prefix, oid = (
+            ("MLS", ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY)
+            if role == "mls"
+            else ("DLS", ID_ICAO_DEVIATION_LIST_SIGNING_KEY)
+        )
         if eku is None:
-            c.add("MLS_EKU_MISSING", "error", "ML signer needs extendedKeyUsage 2.23.136.1.1.3")
+            c.add(f"{prefix}_EKU_MISSING", "error", f"{role} certificate needs extendedKeyUsage {oid}")
         else:
             purposes = [p.dotted for p in eku[1]["extn_value"].parsed]
-            if ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY not in purposes:
-                c.add("MLS_EKU_MISSING", "error", "extendedKeyUsage lacks 2.23.136.1.1.3")
+            if oid not in purposes:
+                c.add(f"{prefix}_EKU_MISSING", "error", f"extendedKeyUsage lacks {oid}")
             if not eku[0]:
-                c.add("MLS_EKU_NOT_CRITICAL", "warning", "ML-signer extendedKeyUsage should be critical")
+                c.add(f"{prefix}_EKU_NOT_CRITICAL", "warning", f"{role} extendedKeyUsage should be critical")
 
     dtl = exts.get(ID_ICAO_DOCUMENT_TYPE_LIST)
     if role == "ds":

@@ -35,11 +35,16 @@ from asn1crypto import crl, keys, x509
 from cryptography.hazmat.primitives import serialization
 
 from pki.algorithms import SignatureScheme, signature_algorithm
-from pki.asn1 import ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY, ID_ICAO_DOCUMENT_TYPE_LIST, DocumentTypeListSyntax
+from pki.asn1 import (
+    ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY,
+    ID_ICAO_DEVIATION_LIST_SIGNING_KEY,
+    ID_ICAO_DOCUMENT_TYPE_LIST,
+    DocumentTypeListSyntax,
+)
 from pki.errors import CertificateError
 from pki.keystore import KeyStore, PublicKey
 
-Role = Literal["csca", "link", "ds", "mls", "service_ca", "service"]
+Role = Literal["csca", "link", "ds", "mls", "dls", "service_ca", "service"]
 CRL_REASONS = (
     "unspecified",
     "key_compromise",
@@ -165,12 +170,14 @@ def build_certificate(
         extensions.append(_ext("private_key_usage_period", False, {"not_before": start, "not_after": end}))
     if role in ("csca", "link", "service_ca"):
         extensions.append(_ext("basic_constraints", True, {"ca": True, "path_len_constraint": 0}))
+    if role == "dls":  # deviation list signer (9303-12 §7.1.1.3, §10)
+        extensions.append(_ext("extended_key_usage", True, [ID_ICAO_DEVIATION_LIST_SIGNING_KEY]))
     if role == "mls":
         extensions.append(_ext("extended_key_usage", True, [ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY]))
     if alt_name_uri:
         extensions.append(_ext("subject_alt_name", False, _uri_names(alt_name_uri)))
         extensions.append(_ext("issuer_alt_name", False, _uri_names(alt_name_uri)))
-    if crl_uri and role in ("csca", "link", "ds", "mls"):
+    if crl_uri and role in ("csca", "link", "ds", "mls", "dls"):
         extensions.append(
             _ext("crl_distribution_points", False, [{"distribution_point": {"full_name": _uri_names(crl_uri)}}])
         )
@@ -256,7 +263,7 @@ def build_crl(
 
 
 def certificate_role(cert: x509.Certificate) -> Role | None:
-    """Classify a certificate by its extensions: csca (self-issued CA), link, mls, ds, or None."""
+    """Classify a certificate by its extensions: csca (self-issued CA), link, mls, dls, ds, or None."""
     try:
         bc = cert.basic_constraints_value
         ca = bool(bc and bc["ca"].native)
@@ -271,6 +278,8 @@ def certificate_role(cert: x509.Certificate) -> Role | None:
         return "csca" if self_issued else "link"
     if eku is not None and ID_ICAO_CSCA_MASTER_LIST_SIGNING_KEY in [e.dotted for e in eku]:
         return "mls"
+    if eku is not None and ID_ICAO_DEVIATION_LIST_SIGNING_KEY in [e.dotted for e in eku]:
+        return "dls"
     if ku is not None and "digital_signature" in ku.native:
         return "ds"
     return None

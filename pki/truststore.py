@@ -539,6 +539,12 @@ class TrustStore:
             result = verify_signed_data(data, expected_content_type=ID_ICAO_DEVIATION_LIST, what=what)
         except CMSError as exc:
             raise TrustStoreError(exc.message, code=exc.code, object=what) from exc
+        if certificate_role(result.signer_certificate) != "dls":
+            raise TrustStoreError(
+                f"{what}: signer lacks the deviation-list-signer EKU (2.23.136.1.1.8)",
+                code="DL_SIGNER_PROFILE",
+                object=what,
+            )
         with self.transaction():
             self._verify_signer_chain(result.signer_certificate, list(result.certificates), None, what)
             obj = self._stage("dl", bytes(data), source, dn)

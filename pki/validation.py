@@ -167,13 +167,13 @@ def validate_ds_path(
             subject=subject,
         )
     if policy.require_document_type is not None:
-        from pki.asn1 import document_types
+        from pki.asn1 import document_type_permitted, document_types
 
         try:
             types = document_types(ds_cert)
         except (ValueError, TypeError) as exc:
             raise PKIValidationError("DS_PROFILE", "document type list malformed", at=at, subject=subject) from exc
-        if types is None or policy.require_document_type not in types:
+        if types is None or not document_type_permitted(types, policy.require_document_type):
             raise PKIValidationError(
                 "DS_DOC_TYPE",
                 f"DS may not sign {policy.require_document_type!r}",

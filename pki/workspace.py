@@ -622,12 +622,20 @@ class PKI:
         return [asn1crl.CertificateList.load((self.home / r["file"]).read_bytes()) for r in latest.values()]
 
     def crl_due(self, now: datetime | None = None) -> bool:
-        """True when a CRL must be issued: the newest CRL's nextUpdate is within 2 days of ``now``."""
+        """True when a CRL must be issued: a live CSCA generation has no CRL, or its newest CRL's nextUpdate
+        is less than 2 days after ``now`` (so `cancuoc pki crl --if-due` can run daily from cron)."""
         now = self._now(now)
-        rows = self._load()["crls"]
-        if not rows:
-            return True
-        return min(_parse(r["next_update"]) for r in rows[-len(self._records(self._load(), "csca")) :]) - now < 2 * DAY
+        state = self._load()
+        newest: dict[int, datetime] = {}
+        for row in state["crls"]:
+            newest[row["generation"]] = _parse(row["next_update"])
+        for csca in self._records(state, "csca"):
+            if self.certificate(csca).not_valid_after < now:
+                continue
+            next_update = newest.get(csca.generation or 0)
+            if next_update is None or next_update - now < 2 * DAY:
+                return True
+        return False
 
     # -- master list -----------------------------------------------------------------------------
     def master_list(self, now: datetime | None = None, extra_cscas: Iterable[x509.Certificate] = ()) -> bytes:
@@ -792,7 +800,7 @@ class PKI:
         return value
 
     def _check_signable(self, rec: CertRecord, cert: x509.Certificate, now: datetime, doc_type: str) -> None:
-        from pki.asn1 import document_types
+        from pki.asn1 import document_type_permitted, document_types
 
         if rec.status != "current":
             raise SigningRefused(f"DS {rec.label} is {rec.status}", code="DS_NOT_CURRENT", at=now)
@@ -804,7 +812,7 @@ class PKI:
                 f"DS {rec.label} is outside its private key usage period", code="DS_KEY_EXPIRED", at=now
             )
         types = document_types(cert) or []
-        if doc_type not in types:
+        if not document_type_permitted(types, doc_type):
             raise SigningRefused(
                 f"DS {rec.label} may not sign document type {doc_type!r} (list: {types})",
                 code="DS_DOC_TYPE",

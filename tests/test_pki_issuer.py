@@ -208,3 +208,10 @@ def test_missing_workspace_is_a_clear_error(tmp_path):
     with pytest.raises(WorkspaceError) as info:
         p.sign_sod(DGS)
     assert info.value.code == "WORKSPACE_MISSING"
+
+
+def test_crl_due(pki):
+    assert not pki.crl_due(T0 + timedelta(days=1))
+    assert pki.crl_due(T0 + timedelta(days=29))
+    pki.issue_crl(T0 + timedelta(days=29))
+    assert not pki.crl_due(T0 + timedelta(days=30))

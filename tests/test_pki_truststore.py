@@ -239,3 +239,59 @@ def test_import_file_autodetects(issuer, tmp_path):
     assert store.import_file(tmp_path / "x.crl").added[0]["kind"] == "crl"
     assert any(a["kind"] == "ds" for a in store.import_file(tmp_path / "pkd.ldif").added)
     assert hashlib.sha256(crl.dump()).hexdigest() in {o.fingerprint for o in store.objects("crl")}
+
+
+def test_deviation_list_verified_and_stored(issuer):
+    from pki.algorithms import KeySpec
+    from pki.asn1 import ID_ICAO_DEVIATION_LIST
+    from pki.cms import build_signed_data
+    from pki.profiles import Signer, build_certificate, build_name
+
+    state = issuer._load()
+    csca_rec = issuer._csca(state)
+    csca = issuer.certificate(csca_rec)
+    ks = issuer.keystore
+    label = "test-dls"
+    public = ks.public_key(label) if ks.has_key(label) else ks.generate_key_pair(label, KeySpec("ec", curve="P-256"))
+    now = T0 + timedelta(days=32)
+    csca_signer = Signer(ks, csca_rec.label, "sha384", "ecdsa")
+    dls = build_certificate(
+        role="dls",
+        signer=csca_signer,
+        issuer=csca.subject,
+        issuer_key_id=csca.key_identifier,
+        subject=build_name("VN", "Ministry of Public Security", "Deviation List Signer"),
+        public_key=public,
+        not_before=now,
+        not_after=now + timedelta(days=365),
+        private_key_usage=(now, now + timedelta(days=180)),
+    )
+    from pki.lint import lint_certificate
+
+    assert [f for f in lint_certificate(dls) if f.severity == "error"] == []
+    content = b"\x30\x03\x02\x01\x00"  # DeviationList contents are stored, not interpreted
+    dl = build_signed_data(
+        ID_ICAO_DEVIATION_LIST, content, Signer(ks, label, "sha256", "ecdsa"), dls, signing_time=now, certificates=[dls]
+    ).dump()
+    text = write_ldif(
+        [LDIFEntry(dn=f"cn=dl1,o=dl,c=VN,{PKD_SUFFIX}", line=0, attributes={"pkdDeviationListContent": [dl]})]
+    )
+    store = TrustStore()
+    store.add_csca(csca)
+    assert [a["kind"] for a in store.import_ldif(text).added] == ["dl"]
+    # signed by an ML signer instead: refused
+    mls_rec = next(r for r in issuer.records("mls") if r.status == "current")
+    wrong = build_signed_data(
+        ID_ICAO_DEVIATION_LIST, content, Signer(ks, mls_rec.label, "sha256", "ecdsa"), issuer.certificate(mls_rec)
+    ).dump()
+    with pytest.raises(TrustStoreError) as info:
+        TrustStore().import_deviation_list(wrong)
+    assert info.value.code == "DL_SIGNER_PROFILE"
+
+
+def test_document_type_prefix_matching():
+    from pki.asn1 import document_type_permitted
+
+    assert document_type_permitted(["P"], "PM") and document_type_permitted(["P"], "P<")
+    assert document_type_permitted(["ID", "I"], "ID") and document_type_permitted(["I"], "IR")
+    assert not document_type_permitted(["ID"], "I<") and not document_type_permitted(["P"], "ID")
