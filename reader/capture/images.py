@@ -22,6 +22,16 @@ MIN_SIDE = 32
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
 
 
+# Decision: capture never needs more than ~16 Mpx (a card filling a 4K frame); bigger photos are reduced by an
+# integer factor while decoding (JPEG DCT scaling, else a box filter), which bounds time and memory downstream.
+WORK_PIXELS = 16_000_000
+
+
+def _reduction(width: int, height: int) -> int:
+    pixels = width * height
+    return 1 if pixels <= WORK_PIXELS else int(np.ceil(np.sqrt(pixels / WORK_PIXELS)))
+
+
 def _decode(data: bytes) -> np.ndarray:
     """Decode with Pillow: size checked from the header before any pixel is decoded; EXIF orientation applied.
 
@@ -35,7 +45,12 @@ def _decode(data: bytes) -> np.ndarray:
         with opened as img:
             width, height = img.size
             _check_dims(height, width)
+            factor = _reduction(width, height)
+            if factor > 1 and img.format == "JPEG":
+                img.draft("RGB", (width // factor, height // factor))  # DCT scaling: decode smaller
             img.load()
+            if max(1, _reduction(*img.size)) > 1:
+                img = img.reduce(_reduction(*img.size))
             img = ImageOps.exif_transpose(img)
             rgb = img.convert("RGB")
     except ImageError:

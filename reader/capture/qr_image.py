@@ -59,8 +59,14 @@ def repair_charset(raw: bytes) -> tuple[str, bool]:
             candidate = text.encode(charset).decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             continue
-        if candidate != text:
-            return candidate, True
+        if candidate == text:
+            continue
+        try:  # a true round trip: the repaired text, mis-decoded the same way, gives zbar's text back
+            if candidate.encode("utf-8").decode(charset) != text:
+                continue
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        return candidate, True
     return text, False
 
 
@@ -127,7 +133,13 @@ def _variants(gray: np.ndarray, effort: str) -> Iterator[tuple[str, np.ndarray]]
         s = WORK_SIDE / max(h, w)
         work = cv2.resize(gray, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
     if effort in ("quick", "full"):
-        yield "plain", gray
+        # Decision: a large photo (a 12-48 Mpx phone camera) is first read at 2600 px on its long side —
+        # a card filling the view keeps ~10 px per QR module — since zbar's time grows with the pixels.
+        if max(h, w) > 2600:
+            s = 2600 / max(h, w)
+            yield "plain", cv2.resize(gray, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        else:
+            yield "plain", gray
     if effort == "quick":
         return
     if work is not gray:
