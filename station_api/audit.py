@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from population.models.station import StationAuditEntry, StationAuditHead
 
 GENESIS_HASH = "0" * 64
 _DOMAIN = b"cancuoc-audit-v1"
-_append_lock = threading.Lock()
 
 
 def canonical_json(value: Any) -> str:
@@ -70,41 +68,55 @@ def append(
     and ``seq`` is the primary key, so two appends can never share a place in the chain.
     """
     now = now or datetime.now(UTC)
-    with _append_lock:
-        head = session.execute(
-            select(StationAuditHead).where(StationAuditHead.id == 1).with_for_update()
-        ).scalar_one_or_none()
-        prev_seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
-        fields = {
-            "seq": prev_seq + 1,
-            "at": now.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor": actor[:100],
-            "action": action[:64],
-            "target": target[:200] if target else None,
-            "outcome": outcome[:32],
-            "reasons": list(reasons),
-            "details": dict(details or {}),
-        }
-        digest = entry_digest(prev_hash, fields)
-        row = StationAuditEntry(
-            seq=fields["seq"],
-            at=fields["at"],
-            actor=fields["actor"],
-            action=fields["action"],
-            target=fields["target"],
-            outcome=fields["outcome"],
-            reasons=canonical_json(fields["reasons"]),
-            details=canonical_json(fields["details"]),
-            prev_hash=prev_hash,
-            entry_hash=digest,
-        )
-        session.add(row)
-        if head is None:
-            session.add(StationAuditHead(id=1, seq=row.seq, entry_hash=digest))
-        else:
-            head.seq, head.entry_hash = row.seq, digest
-        session.flush()
-        return row
+    head = _locked_head(session)
+    prev_seq, prev_hash = head.seq, head.entry_hash
+    fields = {
+        "seq": prev_seq + 1,
+        "at": now.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor[:100],
+        "action": action[:64],
+        "target": target[:200] if target else None,
+        "outcome": outcome[:32],
+        "reasons": list(reasons),
+        "details": dict(details or {}),
+    }
+    digest = entry_digest(prev_hash, fields)
+    row = StationAuditEntry(
+        seq=fields["seq"],
+        at=fields["at"],
+        actor=fields["actor"],
+        action=fields["action"],
+        target=fields["target"],
+        outcome=fields["outcome"],
+        reasons=canonical_json(fields["reasons"]),
+        details=canonical_json(fields["details"]),
+        prev_hash=prev_hash,
+        entry_hash=digest,
+    )
+    session.add(row)
+    head.seq, head.entry_hash = row.seq, digest
+    session.flush()
+    return row
+
+
+def _locked_head(session: Session) -> StationAuditHead:
+    """The head row, locked for this transaction. The migration creates it (seq 0, genesis hash); if it is
+    missing (tables emptied), it is created in a savepoint, and a concurrent creator's win is tolerated."""
+    stmt = (
+        select(StationAuditHead)
+        .where(StationAuditHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = session.execute(stmt).scalar_one_or_none()
+    if head is None:
+        try:
+            with session.begin_nested():
+                session.add(StationAuditHead(id=1, seq=0, entry_hash=GENESIS_HASH))
+        except IntegrityError:
+            pass
+        head = session.execute(stmt).scalar_one()
+    return head
 
 
 def append_refusal(session: Session, **kwargs: Any) -> None:

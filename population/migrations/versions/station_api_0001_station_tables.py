@@ -46,12 +46,15 @@ def upgrade() -> None:
     with op.batch_alter_table('station_audit_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_station_audit_entries_action'), ['action'], unique=False)
 
-    op.create_table('station_audit_head',
+    head = op.create_table('station_audit_head',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('entry_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_station_audit_head'))
     )
+    # The chain head exists from the start (seq 0, the genesis hash), so every append can lock it
+    # (SELECT ... FOR UPDATE): even the first two concurrent appends are serialized.
+    op.bulk_insert(head, [{'id': 1, 'seq': 0, 'entry_hash': '0' * 64}])
     op.create_table('station_operators',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
