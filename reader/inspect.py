@@ -98,6 +98,20 @@ def _atr(transport: Any) -> bytes | None:
     return bytes(atr) if isinstance(atr, bytes | bytearray) else None
 
 
+def _policy_for(atr: bytes | None) -> ReadPolicy:
+    """The default policy: the card generation's own when the ATR names a known firmware profile (e.g.
+    PACE and Chip Authentication required for vn-cc-2024, `ReadPolicy.for_profile`), else PACE-first
+    with BAC fallback."""
+    if atr:
+        try:
+            from firmware_profiles import detect_profile
+
+            return ReadPolicy.for_profile(detect_profile(atr).name)
+        except Exception:  # noqa: S110 - unknown chip: the generic policy
+            pass
+    return ReadPolicy()
+
+
 def _initial_read_size(atr: bytes | None, atr_info: bytes | None, policy: ReadPolicy) -> tuple[int, bool]:
     """(first READ BINARY size, extended length allowed), from the most specific source: EF.ATR/INFO's
     DO 7F66, then a firmware profile whose ATR matches (profiles are data, `firmware_profiles`), then the
@@ -194,13 +208,21 @@ def inspect_card(transport: Transport, access_key: AccessKey, trust_store: Any, 
         trust_store: `pki`'s trust store (CSCAs, link certificates, CRLs).
         at: the validation time of Passive Authentication (explicit, STYLE §9).
         aa_challenge: 8 bytes chosen by the server for Active Authentication (random if None).
-        policy: `ReadPolicy` (PACE-first, BAC fallback by default).
+        policy: `ReadPolicy`; None = the card generation's policy from its ATR (`_policy_for`), else
+            PACE-first with BAC fallback.
         trace: an `ApduTrace` to record the (redacted) exchange; one is created if None.
         portrait_path: where to save the DG2 image (suffix added from its format).
         memory: per-chip read-size memory (process-wide by default).
     """
     t_start = time.perf_counter()
-    policy = policy or ReadPolicy()
+    if _atr(transport) is None and callable(getattr(transport, "open", None)):
+        try:
+            transport.open()  # type: ignore[attr-defined]  # power up: the ATR names the chip
+        except ReaderError as exc:
+            run0 = _Run(transport, access_key, policy or ReadPolicy(), trace or ApduTrace(),
+                        memory or DEFAULT_READ_SIZE_MEMORY)
+            return _fail_report(run0, Check.failed("access", exc.reason, str(exc.args[0])), at, t_start)
+    policy = policy or _policy_for(_atr(transport))
     run = _Run(transport, access_key, policy, trace if trace is not None else ApduTrace(),
                memory if memory is not None else DEFAULT_READ_SIZE_MEMORY)
     # 1. access

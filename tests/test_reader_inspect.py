@@ -698,3 +698,15 @@ def test_unknown_dg_hash_algorithm_oid(card2021):
         files["EF.SOD"] = sod[:j] + bytes.fromhex("06096086480165030402FF") + sod[j + 11:]
     r = pki_case(card2021, card2021.pki, after_sign=change)
     assert failed(r)["pa.sod_signature"] is ReasonCode.UNKNOWN_ALGORITHM
+
+
+def test_2024_card_policy_requires_pace(card2024):
+    """Without an explicit policy the 2024 card's own applies (PACE required): a chip whose EF.CardAccess
+    is broken is not silently opened with BAC; an explicit generic policy falls back to BAC."""
+    chip = with_files(card2024, {"EF.CardAccess": b"\x31\x05\x30\x03\x06\x01\x00"})
+    key = mrz_key_from_text(card2024.mrz)
+    r = inspect(chip, key, card2024.pki.trust_store())
+    assert failed(r)["access"] in (ReasonCode.MALFORMED_FILE, ReasonCode.PACE_REQUIRED)
+    r = inspect(chip, key, card2024.pki.trust_store(), policy=ReadPolicy())
+    assert r.access.method == "BAC"
+    assert r.check("pa.sod_signature").outcome is Outcome.PASSED
