@@ -336,7 +336,9 @@ class VirtualChip:
             return
         if read in ("eac", "never"):
             raise _Reply(iso.SW_SECURITY_STATUS_NOT_SATISFIED)
-        if not protected or s.access is None:
+        # Decision: only BAC/PACE secure messaging opens the data groups; the personalization session
+        # (transport key) writes them but does not read them back - the read-back is a reader's job.
+        if not protected or s.access not in ("BAC", "PACE"):
             raise _Reply(iso.SW_SECURITY_STATUS_NOT_SATISFIED)
 
     def _personalizing(self, protected: bool) -> None:

@@ -442,3 +442,16 @@ def test_profile_quirks_le_correction_parameter_id_and_le_on_select(cards):
     t = ChipTransport(VirtualChip(state, profile=rejecting))
     assert tx(t, "0022C1A412800A04007F0007020204020283010284010D")[1] == 0x6A80
     assert tx(t, "0022C1A40F800A04007F00070202040202830102")[1] == 0x9000
+
+
+def test_transport_session_cannot_read_data_groups():
+    state = new_blank_card("vn-cccd-2021", SERIAL, TK)
+    t = ChipTransport(VirtualChip(state))
+    s = PersonalizationSession(t, "vn-cccd-2021")
+    s.authenticate(TK)
+    s.write_file("DG1", CONTENT["DG1"])
+    assert tx(s._sm, "00B0810004")[1] == 0x6982
+    s.write_file("EF.CardAccess", card_access_bytes(load_profile("vn-cccd-2021")))  # selects the MF
+    assert tx(s._sm, "00B09C0004")[1] == 0x9000          # EF.CardAccess is public
+    assert tx(s._sm, "00A4040C07" + AID)[1] == 0x9000
+    assert tx(s._sm, "00B09C0004")[1] == 0x6A82          # SFI 1C is under the MF, not the application
