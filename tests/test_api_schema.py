@@ -100,3 +100,19 @@ def test_openapi_conformance(station):
     assert len(operations) >= 25
     for operation in operations:
         _check_operation(operation, tokens)
+
+
+def test_openapi_is_documented(station):
+    """Every operation has a summary and declares its problem responses; every request body has an example."""
+    app, _tokens = station
+    spec = TestClient(app).get("/openapi.json").json()
+    components = spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            assert op.get("summary"), (method, path)
+            assert "422" in op["responses"] and "500" in op["responses"], (method, path)
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                ref = body["schema"].get("$ref", "").rsplit("/", 1)[-1]
+                assert components[ref].get("examples") or components[ref].get("example"), (method, path, ref)
+    assert "Problem" in components and "HTTPValidationError" not in components

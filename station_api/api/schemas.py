@@ -177,6 +177,7 @@ class OperatorOut(BaseModel):
 
 
 class OperatorPatch(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
     active: bool
 
 
@@ -662,6 +663,9 @@ class PortraitReport(BaseModel):
 
 
 class Rejection(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "portrait does not match the applicant"}]}
+    )
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
 
 
