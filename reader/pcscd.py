@@ -77,39 +77,22 @@ def _free_port_pair() -> int:
 
 
 def reader_names() -> list[str]:
-    from smartcard.System import readers
+    """Names of the PC/SC readers (empty while pcscd is not up). pyscard is used only by
+    `reader.transport` (DESIGN.md)."""
+    from reader.errors import TransportError
+    from reader.transport import list_readers
 
     try:
-        return [str(r) for r in readers()]
-    except Exception:  # no pcscd yet: pyscard raises its own error types
+        return list_readers()
+    except TransportError:
         return []
 
 
 def wait_card_state(reader: str, present: bool, timeout: float = 10.0) -> None:
-    """Block until pcscd reports a card present (or absent) in `reader`."""
-    from smartcard import scard
+    """Block until pcscd reports a card present (or absent) in `reader` (see `reader.transport`)."""
+    from reader.transport import wait_card_state as _wait
 
-    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        raise RuntimeError(f"SCardEstablishContext failed: {scard.SCardGetErrorMessage(hresult)}")
-    try:
-        deadline = time.monotonic() + timeout
-        state = scard.SCARD_STATE_UNAWARE
-        while True:
-            remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
-            hresult, states = scard.SCardGetStatusChange(ctx, min(remaining, 1000), [(reader, state)])
-            if hresult == scard.SCARD_S_SUCCESS:
-                _name, event, _atr = states[0]
-                mute = bool(event & scard.SCARD_STATE_MUTE)
-                is_present = bool(event & scard.SCARD_STATE_PRESENT) and not mute
-                if is_present == present:
-                    return
-                state = event & ~scard.SCARD_STATE_CHANGED
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"reader {reader!r}: card {'present' if present else 'absent'} "
-                                   f"not reported within {timeout} s")
-    finally:
-        scard.SCardReleaseContext(ctx)
+    _wait(reader, present, timeout)
 
 
 def start_pcscd(workdir: Path, socket_path: Path | None = None, timeout: float = 15.0) -> PcscStack:

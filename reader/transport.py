@@ -34,6 +34,8 @@ __all__ = [
     "ReplayTransport",
     "get_response_chain",
     "list_readers",
+    "select_reader",
+    "wait_card_state",
 ]
 
 _MAX_GET_RESPONSE = 64  # bounds a card that answers 61xx forever (hostile input never hangs us)
@@ -108,6 +110,34 @@ def list_readers() -> list[str]:
         return list(readers)
     finally:
         scard.SCardReleaseContext(context)
+
+
+def wait_card_state(reader: str, present: bool, timeout: float = 10.0) -> None:
+    """Block until PC/SC reports a card present (or absent, `present=False`) in `reader`
+    (SCardGetStatusChange); `TimeoutError` after `timeout` seconds."""
+    import time
+
+    scard = _scard()
+    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        raise _scard_error(hresult, "establish-context")
+    try:
+        deadline = time.monotonic() + timeout
+        state = scard.SCARD_STATE_UNAWARE
+        while True:
+            remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
+            hresult, states = scard.SCardGetStatusChange(ctx, min(remaining, 1000), [(reader, state)])
+            if hresult == scard.SCARD_S_SUCCESS:
+                _name, event, _atr = states[0]
+                is_present = bool(event & scard.SCARD_STATE_PRESENT) and not event & scard.SCARD_STATE_MUTE
+                if is_present == present:
+                    return
+                state = event & ~scard.SCARD_STATE_CHANGED
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"reader {reader!r}: card {'present' if present else 'absent'} "
+                                   f"not reported within {timeout} s")
+    finally:
+        scard.SCardReleaseContext(ctx)
 
 
 def select_reader(names: Sequence[str], wanted: str | None) -> str:
