@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -79,7 +81,12 @@ def report_latency(name: str, lat: list[float], wall: float) -> None:
               f"{len(lat) / wall:9,.0f} lookups/s")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # run the finally blocks (drop the database) on SIGTERM too
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=1_000_000, help="citizens (10000000 for the 10M run)")
     ap.add_argument("--clients", type=int, default=8)
@@ -87,7 +94,8 @@ def main() -> int:
     ap.add_argument("--duplicate-rate", type=float, default=0.005)
     ap.add_argument("--error-rate", type=float, default=0.01)
     ap.add_argument("--server", default=os.environ.get("CANCUOC_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"))
-    ap.add_argument("--keep", action="store_true", help="keep the database and the CSV")
+    ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument("--workdir", help="keep the generated CSV (+ planted.json) here and reuse it next time")
     args = ap.parse_args()
 
     dbname = f"cancuoc_bench_{secrets.token_hex(4)}"
@@ -96,7 +104,8 @@ def main() -> int:
         conn.execute(f'CREATE DATABASE "{dbname}"')
         server_version = conn.execute("SHOW server_version").fetchone()[0]
     url = libpq.replace("postgresql://", "postgresql+psycopg://", 1)
-    workdir = Path(tempfile.mkdtemp(prefix="cancuoc_bench_"))
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cancuoc_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         upgrade_database(url)
         engine = make_engine(url, pool_size=args.clients + 2)
@@ -105,18 +114,25 @@ def main() -> int:
         print("-" * 100)
 
         # 1. DC01 source file (synthetic population with planted duplicates and errors)
-        t0 = time.perf_counter()
-        rows, gen = dc01_rows(args.count, seed=20251129, duplicate_rate=args.duplicate_rate,
-                              error_rate=args.error_rate)
-        path = workdir / "dc01.csv"
-        with path.open("w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(DC01_COLUMNS), extrasaction="ignore")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: ("" if r.get(k) is None else r[k]) for k in DC01_COLUMNS})
-        gen_s = time.perf_counter() - t0
-        row("generate DC01 CSV (not part of the import)",
-            f"{args.count:,} rows in {gen_s:.1f} s, {path.stat().st_size / 1e6:.0f} MB")
+        path = workdir / f"dc01_{args.count}.csv"
+        planted_path = workdir / f"planted_{args.count}.json"
+        if path.exists() and planted_path.exists():
+            planted_all = [tuple(p) for p in json.loads(planted_path.read_text())]
+            row("DC01 CSV (reused)", f"{path} ({path.stat().st_size / 1e6:.0f} MB)")
+        else:
+            t0 = time.perf_counter()
+            rows, gen = dc01_rows(args.count, seed=20251129, duplicate_rate=args.duplicate_rate,
+                                  error_rate=args.error_rate)
+            with path.open("w", encoding="utf-8", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(DC01_COLUMNS), extrasaction="ignore")
+                w.writeheader()
+                for r in rows:
+                    w.writerow({k: ("" if r.get(k) is None else r[k]) for k in DC01_COLUMNS})
+            planted_all = gen.planted_duplicates
+            planted_path.write_text(json.dumps(planted_all))
+            gen_s = time.perf_counter() - t0
+            row("generate DC01 CSV (not part of the import)",
+                f"{args.count:,} rows in {gen_s:.1f} s, {path.stat().st_size / 1e6:.0f} MB")
 
         # 2. import: validated rows per second (parse + validate + COPY to staging + merge + history)
         last = [0.0]
@@ -172,7 +188,7 @@ def main() -> int:
         # 4. duplicate detection on the imported population: found vs planted
         present = set(ids)
         del ids
-        planted = {tuple(sorted(p)) for p in gen.planted_duplicates if p[0] in present and p[1] in present}
+        planted = {tuple(sorted(p)) for p in planted_all if p[0] in present and p[1] in present}
         q = quality_report(engine)
         found = {(d.personal_id, d.other_personal_id) for d in q.duplicates}
         hit = len(planted & found)
@@ -186,11 +202,12 @@ def main() -> int:
         if not args.keep:
             with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        else:
+            print(f"kept database {dbname}")
+        if not args.workdir:
             for p in workdir.glob("*"):
                 p.unlink()
             workdir.rmdir()
-        else:
-            print(f"kept database {dbname} and {workdir}")
     return 0
 
 

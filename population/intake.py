@@ -193,27 +193,29 @@ _MERGE_SQL = [
               MAX(CASE WHEN lower(s.relation_to_head) IN ('chủ hộ', 'chu ho', 'head') THEN s.personal_id END),
               MAX(s.permanent_address), MAX(s.permanent_unit_code), NULL, :now, :now
        FROM import_staging s
-       WHERE s.job_id = :job AND s.household_id IS NOT NULL
+       WHERE s.job_id = :job AND s.line_no BETWEEN :lo AND :hi AND s.household_id IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM households h WHERE h.household_id = s.household_id)
        GROUP BY s.household_id""",
     f"""INSERT INTO citizens (personal_id, {", ".join(CITIZEN_COLUMNS)}, merged_into, last_verified_at,
                               version, created_at, updated_at)
         SELECT personal_id, {", ".join(CITIZEN_COLUMNS)}, NULL, :now, 1, :now, :now
-        FROM import_staging WHERE job_id = :job""",  # noqa: S608
+        FROM import_staging WHERE job_id = :job AND line_no BETWEEN :lo AND :hi""",  # noqa: S608
     *[f"""INSERT INTO residences (personal_id, kind, address, unit_code, province_code, since)
           SELECT personal_id, '{kind}', {kind}_address, {kind}_unit_code, NULL, NULL
-          FROM import_staging WHERE job_id = :job AND {kind}_address IS NOT NULL"""  # noqa: S608
+          FROM import_staging
+          WHERE job_id = :job AND line_no BETWEEN :lo AND :hi AND {kind}_address IS NOT NULL"""  # noqa: S608
       for kind in ("permanent", "temporary", "current")],
     *[f"""INSERT INTO family_links (personal_id, relation, name, related_personal_id, nationality)
           SELECT personal_id, '{rel}', {rel}_name, {rel}_id, NULL
           FROM import_staging
-          WHERE job_id = :job AND ({rel}_name IS NOT NULL OR {rel}_id IS NOT NULL)"""  # noqa: S608
+          WHERE job_id = :job AND line_no BETWEEN :lo AND :hi
+            AND ({rel}_name IS NOT NULL OR {rel}_id IS NOT NULL)"""  # noqa: S608
       for rel in ("father", "mother", "spouse", "representative")],
     """INSERT INTO citizen_changes (personal_id, changed_at, actor, procedure, reason, field, old_value,
                                     new_value, request_id)
        SELECT personal_id, :now, :actor, 'DC01', :reason, 'record', NULL, 'created', NULL
-       FROM import_staging WHERE job_id = :job""",
-    "DELETE FROM import_staging WHERE job_id = :job",
+       FROM import_staging WHERE job_id = :job AND line_no BETWEEN :lo AND :hi""",
+    "DELETE FROM import_staging WHERE job_id = :job AND line_no BETWEEN :lo AND :hi",
 ]
 
 
@@ -255,7 +257,12 @@ def _merge_chunk(session: Session, job: ImportJob, staged: list[dict[str, Any]],
                                            ImportStaging.line_no.in_(bindparam("lines", expanding=True)))
         for i in range(0, len(drop), 1000):
             session.execute(stmt, {"lines": drop[i:i + 1000]})
-    params = {"job": job.id, "now": utcnow(), "actor": actor, "reason": f"DC01 import job {job.id}"}
+    # Every staging statement is bounded to this chunk's line range: the deleted rows of earlier chunks
+    # stay in the index as dead entries until vacuum, and a bare "job_id = :job" would walk them all
+    # (quadratic slow-down on a long import).
+    lines = [r["line_no"] for r in staged]
+    params = {"job": job.id, "now": utcnow(), "actor": actor, "reason": f"DC01 import job {job.id}",
+              "lo": min(lines), "hi": max(lines)}
     for sql in _MERGE_SQL:
         session.execute(text(sql), params)
     return len(staged) - len(drop), unchanged, rejects
