@@ -1,5 +1,6 @@
-"""Firmware profiles: one chip product as data (a JSON file under `firmware_profiles/profiles/`), validated on
-load into frozen dataclasses (STYLE §8 "policy is data").
+"""Firmware profiles: one chip product as data, validated on load into frozen dataclasses.
+
+Each profile is a JSON file under `firmware_profiles/profiles/` (STYLE §8 "policy is data").
 
 A profile says everything the virtual chip, the reader and the issuance station need to know about a
 chip product: its ATR, the eMRTD file system (ICAO 9303-10 §3.11 / table 37), the access-control
