@@ -225,16 +225,25 @@ def _evaluate_pyramid(casc: Cascade, gray: np.ndarray, scale_factor: float, min_
         if len(base) == 0:
             break
         rects = table[feats]  # (n, 3, 5)
-        rx, ry, rw, rh, wt = (rects[:, :, k].astype(np.int64) if k < 4 else rects[:, :, k] for k in range(5))
+        rx, ry, rw, rh = (rects[:, :, k].astype(np.int64) for k in range(4))
+        wt = rects[:, :, 4]
+        used = np.nonzero(np.any(wt != 0, axis=0))[0]  # rect slots some feature of this stage uses
+        rx, ry, rw, rh, wt = rx[:, used], ry[:, used], rw[:, used], rh[:, used], wt[:, used]
         keep = np.empty(len(base), bool)
-        chunk = max(1, 3_000_000 // (len(feats) * 3))
-        for a in range(0, len(base), chunk):
-            b = base[a:a + chunk, None, None]
-            st = stride[a:a + chunk, None, None]
-            sums = rect_sum(flat, b, st, rx[None], ry[None], rw[None], rh[None])
-            val = (sums * wt[None]).sum(axis=2) / nf[a:a + chunk, None]
-            total = np.where(val < node_thr[None], left[None], right[None]).sum(axis=1)
-            keep[a:a + chunk] = total >= thr
+        # candidates of one pyramid level share a stride: the corner offsets are computed once per level
+        for st_value in np.unique(stride):
+            sel = np.nonzero(stride == st_value)[0]
+            o0 = ry * st_value + rx
+            o1, o2 = o0 + rw, o0 + rh * st_value
+            o3 = o2 + rw
+            chunk = max(1, 2_000_000 // o0.size)
+            for a in range(0, len(sel), chunk):
+                idx = sel[a:a + chunk]
+                b = base[idx, None, None]
+                sums = flat[b + o0] - flat[b + o1] - flat[b + o2] + flat[b + o3]
+                val = np.einsum("cnr,nr->cn", sums, wt) / nf[idx, None]
+                total = np.where(val < node_thr, left, right).sum(axis=1)
+                keep[idx] = total >= thr
         base, stride, fac, nf = base[keep], stride[keep], fac[keep], nf[keep]
     hits = []
     starts = np.cumsum([0] + [f.size for f in flats])
