@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixtures import pcsc as pcsc_fixture
+from reader import pcscd
 
 PROFILES = ("vn-cccd-2021", "vn-cc-2024", "legacy-bac")
 AIR_BITRATE = 424_000  # ISO/IEC 14443 fc/32
@@ -37,7 +37,7 @@ def bench_profiles(stack, runs: int) -> list[dict]:
     rows = []
     # floor: echo card round trip per APDU through pcscd
     with VpcdBridge(EchoCard(), "127.0.0.1", stack.port(0)) as _bridge:
-        pcsc_fixture.wait_card_state(stack.reader(0), True)
+        pcscd.wait_card_state(stack.reader(0), True)
         with PcscTransport(stack.reader(0)) as t:
             apdu = bytes.fromhex("00B0000000")
             for _ in range(20):
@@ -47,7 +47,7 @@ def bench_profiles(stack, runs: int) -> list[dict]:
             for _ in range(n):
                 t.transmit(apdu)
             echo_per_apdu = (time.perf_counter() - t0) / n
-    pcsc_fixture.wait_card_state(stack.reader(0), False)
+    pcscd.wait_card_state(stack.reader(0), False)
     for profile in PROFILES:
         card = personalize(profile, dg2_size=20_000)
         ts = card.pki.trust_store()
@@ -55,7 +55,7 @@ def bench_profiles(stack, runs: int) -> list[dict]:
         bridge = VpcdBridge(card.chip, "127.0.0.1", stack.port(0))
         bridge.start()
         try:
-            pcsc_fixture.wait_card_state(stack.reader(0), True)
+            pcscd.wait_card_state(stack.reader(0), True)
             walls, reports, chip_times = [], [], []
             memory = ReadSizeMemory()
             for i in range(runs + 1):
@@ -72,7 +72,7 @@ def bench_profiles(stack, runs: int) -> list[dict]:
                     chip_times.append(card.chip.chip_time_s - chip_before)
         finally:
             bridge.remove()
-            pcsc_fixture.wait_card_state(stack.reader(0), False)
+            pcscd.wait_card_state(stack.reader(0), False)
         r = reports[-1]
         air = (r.apdu.bytes_sent + r.apdu.bytes_received) * 8 / AIR_BITRATE
         rows.append({
@@ -119,11 +119,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-reader-"))
-    proc, stack = pcsc_fixture.start_pcscd(workdir, pcsc_fixture._SOCKET_PATH)
+    stack = pcscd.start_pcscd(workdir, pcscd.private_socket_path())
     try:
         rows = bench_profiles(stack, args.runs)
     finally:
-        pcsc_fixture.stop_pcscd(proc)
+        stack.stop()
     print(f"Full inspection through pcscd + vpcd (median of {args.runs}; DG2 ~20 KB; access + all DGs + "
           "CA/CAM + AA + PA)")
     print(f"{'profile':<14}{'access':<10}{'wall ms':>9}{'floor ms':>10}{'APDUs':>7}{'sent B':>8}{'recv B':>8}"
