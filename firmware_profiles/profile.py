@@ -431,6 +431,13 @@ def _check(profile: FirmwareProfile) -> None:
     if aa is not None and (aa.algorithm == "ECDSA") != (aa.curve is not None):
         raise bad("active_authentication", "curve is required for ECDSA and forbidden for RSA")
     d = profile.personalization
+    dialect_ins = [d.create_file_ins, d.write_ins, d.generate_key_ins, d.put_data_ins, d.lock_ins]
+    if d.write_odd_ins is not None:
+        dialect_ins.append(d.write_odd_ins)
+    reserved = {0xA4, 0xB0, 0xB1, 0x84, 0x82, 0x22, 0x86, 0x88, 0xCA, 0xC0}
+    if len(set(dialect_ins)) != len(dialect_ins) or reserved & set(dialect_ins) or any(
+            not 0 <= i <= 0xFF for i in dialect_ins):
+        raise bad("personalization", "instruction bytes must be distinct bytes, not eMRTD commands")
     if not 1 <= d.write_chunk <= a.max_command_data:
         raise bad("personalization", "write_chunk must fit max_command_data")
     if profile.chip_authentication is not None and "CA" not in d.key_references:
