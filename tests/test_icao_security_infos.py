@@ -1,6 +1,7 @@
 """SecurityInfos, EF.CardAccess, DG14, EF.CardSecurity (ICAO 9303-11 §9.2, BSI TR-03110-3 A.1)."""
 import dataclasses
 import hashlib
+import json
 import pathlib
 
 import pytest
@@ -22,8 +23,10 @@ from icao9303.lds.security_infos import (
     PACEInfo,
     SecurityInfo,
     SecurityInfos,
+    SubjectPublicKeyInfo,
     TerminalAuthenticationInfo,
 )
+from icao9303.tlv import encode_tlv
 
 VECTORS = pathlib.Path(__file__).parent / "vectors" / "icao9303"
 
@@ -192,3 +195,114 @@ def test_malformed_known_entry_and_bare_unknown_entry_are_kept():
     assert [i.protocol for i in si.malformed] == [oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128]
     assert [i.protocol for i in si.unknown] == ["2.2.1.2.3"]
     assert len(si.pace_infos) == 1
+
+
+# --- standardizedDomainParameters in ChipAuthenticationPublicKeyInfo (9303-11 Appendix I, TR-03110) ------
+CA_KEY_VECTORS = json.loads((VECTORS / "ca_public_key_infos.json").read_text())["infos"]
+CRYPTO_VECTORS = VECTORS / "crypto"
+
+
+def test_ca_key_vectors_match_the_crypto_transcriptions():
+    """The vectors here are the bytes engineer B transcribed for the PACE-CAM / CA examples."""
+    pace = json.loads((CRYPTO_VECTORS / "appendix_g_h_i_pace.json").read_text())
+    bsi = json.loads((CRYPTO_VECTORS / "tr03110_worked_example.json").read_text())
+    (i1,) = [e for e in pace["examples"] if e["name"] == "I.1"]
+    theirs = {
+        "appendix_i1": i1["cam"]["chip_authentication_public_key_info"],
+        "tr03110_ecdh": bsi["chip_authentication"]["chip_authentication_public_key_info"],
+        "tr03110_dh": bsi["dh"]["chip_authentication"]["chip_authentication_public_key_info"],
+    }
+    assert {v["name"]: v["der"].upper() for v in CA_KEY_VECTORS} == {k: v.upper() for k, v in theirs.items()}
+
+
+@pytest.mark.parametrize("vector", CA_KEY_VECTORS, ids=lambda v: v["name"])
+def test_standardized_domain_parameters_key_info(vector):
+    from icao9303.crypto.ca import chip_authentication_key
+
+    der = bytes.fromhex(vector["der"])
+    raw = encode_tlv(0x31, der)
+    si = SecurityInfos.from_bytes(raw)
+    assert si.to_bytes() == raw and si.malformed == [] and si.unknown == []
+    info = si.chip_authentication_public_key()
+    assert type(info) is ChipAuthenticationPublicKeyInfo
+    assert info.dump() == der and info.protocol == vector["protocol"]
+    assert info["key_id"].native == vector["key_id"]
+    spki = info["chip_authentication_public_key"]
+    assert isinstance(spki, SubjectPublicKeyInfo)
+    assert spki["algorithm"]["algorithm"].native == "standardized_domain_parameters"
+    assert spki.standardized_parameter_id == vector["parameter_id"]
+    assert dataclasses.replace(si, raw=None).to_bytes() == raw  # DER re-encoding is identical too
+    # engineer B's reader of the key takes what this module returns
+    key = chip_authentication_key(info)
+    assert key.public_key == bytes.fromhex(vector["expected_key"])
+    assert key.key_id == vector["key_id"] and key.protocol == vector["protocol"]
+    described = si.describe()[0]["chip_authentication_public_key"]
+    assert described["algorithm"] == "standardizedDomainParameters"
+    assert described["parameter_id"] == vector["parameter_id"]
+    assert described["public_key"] == spki.public_key_bytes.hex()
+
+
+def test_standardized_key_native_forms():
+    """EC ids give the ECPoint bytes, DH ids the INTEGER y (what `public_key.native` means in asn1crypto)."""
+    by_name = {v["name"]: v for v in CA_KEY_VECTORS}
+    ec = ChipAuthenticationPublicKeyInfo.load(bytes.fromhex(by_name["appendix_i1"]["der"]))
+    assert ec["chip_authentication_public_key"]["public_key"].native == bytes.fromhex(
+        by_name["appendix_i1"]["expected_key"])
+    dh = ChipAuthenticationPublicKeyInfo.load(bytes.fromhex(by_name["tr03110_dh"]["der"]))
+    assert dh["chip_authentication_public_key"]["public_key"].native == int(
+        by_name["tr03110_dh"]["expected_key"], 16)
+
+
+def test_standardized_key_info_built_from_fields_equals_appendix_i():
+    vector = CA_KEY_VECTORS[0]
+    spki = SubjectPublicKeyInfo({
+        "algorithm": {"algorithm": "standardized_domain_parameters", "parameters": vector["parameter_id"]},
+        "public_key": bytes.fromhex(vector["expected_key"]),
+    })
+    info = ChipAuthenticationPublicKeyInfo(
+        {"protocol": oids.ID_PK_ECDH, "chip_authentication_public_key": spki, "key_id": vector["key_id"]})
+    assert info.dump() == bytes.fromhex(vector["der"])
+
+
+def test_asn1crypto_public_key_info_is_accepted_when_building():
+    """Callers (firmware profiles, reader tests) build with `keys.PublicKeyInfo`: same bytes, lenient class."""
+    info = ca_key_info(5)
+    assert isinstance(info["chip_authentication_public_key"], SubjectPublicKeyInfo)
+    back = ChipAuthenticationPublicKeyInfo.load(info.dump())
+    assert back["chip_authentication_public_key"]["algorithm"]["parameters"].chosen.native == "brainpoolp256r1"
+    assert back.dump() == info.dump()
+
+
+def test_card_security_with_appendix_i_key():
+    """EF.CardSecurity as 9303-11 Appendix I describes it: the PACEInfo and the chip's CA key."""
+    pace = json.loads((CRYPTO_VECTORS / "appendix_g_h_i_pace.json").read_text())
+    (i1,) = [e for e in pace["examples"] if e["name"] == "I.1"]
+    infos = SecurityInfos.build([
+        PACEInfo.load(bytes.fromhex(i1["pace_info"])),
+        ChipAuthenticationPublicKeyInfo.load(bytes.fromhex(CA_KEY_VECTORS[0]["der"])),
+    ])
+    raw = make_card_security(infos)
+    cs = CardSecurity.from_bytes(raw)
+    assert cs.to_bytes() == raw and cs.security_infos.malformed == []
+    assert cs.security_infos.pace_infos[0]["parameter_id"].native == 13
+    spki = cs.security_infos.chip_authentication_public_key(13)["chip_authentication_public_key"]
+    assert spki["public_key"].native == bytes.fromhex(CA_KEY_VECTORS[0]["expected_key"])
+    dg14 = DG14.from_bytes(DG14(infos).to_bytes())
+    assert dg14.security_infos.chip_authentication_public_key(13).dump() == bytes.fromhex(CA_KEY_VECTORS[0]["der"])
+
+
+_STD_13 = bytes.fromhex("300C060704007F0007010202010D")  # AlgorithmIdentifier standardizedDomainParameters, 13
+
+
+@pytest.mark.parametrize("spki_body", [
+    _STD_13,  # no subjectPublicKey
+    _STD_13 + bytes.fromhex("03020180"),  # BIT STRING with 1 unused bit: not an ECPoint octet string
+    _STD_13 + bytes.fromhex("0400"),  # OCTET STRING instead of BIT STRING
+], ids=["no-key", "unused-bits", "octet-string"])
+def test_broken_standardized_key_is_kept_as_malformed(spki_body):
+    der = encode_tlv(0x30, encode_tlv(0x06, bytes.fromhex("04007F0007020201" "02")) + encode_tlv(0x30, spki_body))
+    raw = encode_tlv(0x31, der)
+    si = SecurityInfos.from_bytes(raw)
+    assert si.to_bytes() == raw
+    assert [i.protocol for i in si.malformed] == [oids.ID_PK_ECDH]
+    assert si.chip_authentication_public_key_infos == []

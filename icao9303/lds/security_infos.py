@@ -34,6 +34,8 @@ __all__ = [
     "SecurityInfo",
     "SecurityInfos",
     "SecurityInfosSet",
+    "SubjectPublicKeyAlgorithm",
+    "SubjectPublicKeyInfo",
     "TerminalAuthenticationInfo",
     "security_info_class",
 ]
@@ -84,13 +86,98 @@ class PACEInfo(SecurityInfo):
     ]
 
 
+class SubjectPublicKeyAlgorithmId(keys.PublicKeyAlgorithmId):
+    """The key algorithms of RFC 3279/5480 plus standardizedDomainParameters (BSI TR-03110-3 A.2.1.1)."""
+
+    _map: ClassVar[dict[str, str]] = {
+        **keys.PublicKeyAlgorithmId._map,
+        oids.STANDARDIZED_DOMAIN_PARAMETERS: "standardized_domain_parameters",  # TR-03110-3 A.2.1.1
+    }
+
+
+class SubjectPublicKeyAlgorithm(keys.PublicKeyAlgorithm):
+    """AlgorithmIdentifier of a chip key or of domain parameters (RFC 5280 §4.1.1.2), as asn1crypto's
+    `PublicKeyAlgorithm` (ECParameters for id-ecPublicKey, DomainParameters for dhpublicnumber) plus
+    standardizedDomainParameters whose parameters are the INTEGER id of 9303-11 §9.5.1 table 6.
+    An algorithm OID neither knows keeps its parameters as ANY."""
+
+    _fields: ClassVar[list] = [
+        ("algorithm", SubjectPublicKeyAlgorithmId),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+    _oid_specs: ClassVar[dict] = {
+        **keys.PublicKeyAlgorithm._oid_specs,
+        "standardized_domain_parameters": core.Integer,
+    }
+
+    @property
+    def standardized_parameter_id(self) -> int | None:
+        """The standardized domain parameter id (0-31) when the algorithm is standardizedDomainParameters."""
+        if self["algorithm"].dotted != oids.STANDARDIZED_DOMAIN_PARAMETERS:
+            return None
+        value = self["parameters"]
+        return value.native if isinstance(value, core.Integer) else None
+
+
+class SubjectPublicKeyInfo(keys.PublicKeyInfo):
+    """SubjectPublicKeyInfo of a Chip Authentication / PACE-CAM chip key (9303-11 §9.2.6, TR-03110-3
+    A.1.1.2, RFC 5280 §4.1), lenient about the algorithm.
+
+    `asn1crypto.keys.PublicKeyInfo` only knows RFC 3279/5480 algorithms and raises KeyError on
+    standardizedDomainParameters (0.4.0.127.0.7.1.2 with an INTEGER id), the form 9303-11 Appendix I
+    and TR-03110's EF.CardSecurity/DG14 examples use. Here the public key is read by what the
+    algorithm says: an ECPoint (octet string in the BIT STRING, TR-03111 §3.2.1) for the EC ids 8-18,
+    an INTEGER y (RFC 3279 §2.3.3) for the DH ids 0-2, raw octets for anything else. Field names are
+    asn1crypto's (``algorithm``, ``public_key``), so code written for `PublicKeyInfo` reads both.
+    """
+
+    _fields: ClassVar[list] = [
+        ("algorithm", SubjectPublicKeyAlgorithm),
+        ("public_key", core.ParsableOctetBitString),
+    ]
+
+    def _lenient_public_key_spec(self):  # type: ignore[no-untyped-def]
+        algorithm = self["algorithm"]
+        name = algorithm["algorithm"].native
+        if name == "standardized_domain_parameters":
+            pid = algorithm.standardized_parameter_id
+            if pid in oids.STANDARDIZED_ECDH_PARAMETER_IDS:
+                return (keys.ECPointBitString, None)
+            if pid in oids.STANDARDIZED_DH_PARAMETER_IDS:
+                return core.Integer
+            return (core.OctetBitString, None)
+        try:
+            return keys.PublicKeyInfo._public_key_spec(self)
+        except KeyError:  # an algorithm asn1crypto does not know: keep the key as octets
+            return (core.OctetBitString, None)
+
+    _spec_callbacks: ClassVar[dict] = {"public_key": _lenient_public_key_spec}
+
+    @property
+    def standardized_parameter_id(self) -> int | None:
+        return self["algorithm"].standardized_parameter_id
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        """The key as carried in the BIT STRING (an encoded ECPoint, or the DER INTEGER of a DH key)."""
+        return bytes(self["public_key"].contents[1:])
+
+    @classmethod
+    def coerce(cls, value: object) -> object:
+        """`value` as this class when it is another asn1crypto SubjectPublicKeyInfo (e.g. asn1crypto's
+        `PublicKeyInfo`), by re-reading its encoding; anything else unchanged."""
+        if isinstance(value, core.Asn1Value) and not isinstance(value, cls):
+            return cls.load(value.dump())
+        return value
+
+
 class PACEDomainParameterInfo(SecurityInfo):
     """PACEDomainParameterInfo ::= SEQUENCE { protocol, domainParameter AlgorithmIdentifier,
     parameterId INTEGER OPTIONAL } (9303-11 §9.2.2) — proprietary (non-standardized) PACE parameters."""
 
     _fields: ClassVar[list] = [
         ("protocol", core.ObjectIdentifier),
-        ("domain_parameter", keys.PublicKeyAlgorithm),
+        ("domain_parameter", SubjectPublicKeyAlgorithm),
         ("parameter_id", core.Integer, {"optional": True}),
     ]
 
@@ -112,20 +199,36 @@ class ChipAuthenticationDomainParameterInfo(SecurityInfo):
 
     _fields: ClassVar[list] = [
         ("protocol", core.ObjectIdentifier),
-        ("domain_parameter", keys.PublicKeyAlgorithm),
+        ("domain_parameter", SubjectPublicKeyAlgorithm),
         ("key_id", core.Integer, {"optional": True}),
     ]
 
 
 class ChipAuthenticationPublicKeyInfo(SecurityInfo):
     """ChipAuthenticationPublicKeyInfo ::= SEQUENCE { protocol id-PK-DH | id-PK-ECDH,
-    chipAuthenticationPublicKey SubjectPublicKeyInfo, keyId INTEGER OPTIONAL } (9303-11 §9.2.6)."""
+    chipAuthenticationPublicKey SubjectPublicKeyInfo, keyId INTEGER OPTIONAL } (9303-11 §9.2.6).
+
+    The key is a lenient `SubjectPublicKeyInfo` (named curve, explicit ECParameters, DH
+    DomainParameters or standardizedDomainParameters). An asn1crypto `keys.PublicKeyInfo` given when
+    building is accepted and re-read as that class (same bytes).
+    """
 
     _fields: ClassVar[list] = [
         ("protocol", core.ObjectIdentifier),
-        ("chip_authentication_public_key", keys.PublicKeyInfo),
+        ("chip_authentication_public_key", SubjectPublicKeyInfo),
         ("key_id", core.Integer, {"optional": True}),
     ]
+
+    def check_structure(self) -> None:
+        """Raise ValueError when the key's BIT STRING has unused bits: an ECPoint or a DER INTEGER
+        is whole octets (X.690 §8.6, TR-03111 §5.1.2), and asn1crypto would silently drop them."""
+        if self["chip_authentication_public_key"]["public_key"].contents[:1] != b"\x00":
+            raise ValueError("subjectPublicKey with unused bits")
+
+    def __setitem__(self, key: object, value: object) -> None:
+        if key == "chip_authentication_public_key":
+            value = SubjectPublicKeyInfo.coerce(value)
+        super().__setitem__(key, value)
 
 
 class FileID(core.Sequence):
@@ -216,12 +319,45 @@ def _load_info(raw: bytes, file: str) -> SecurityInfo:
     try:
         info = cls.load(raw, strict=True)
         info.native  # noqa: B018 - force the full parse now
+        check = getattr(info, "check_structure", None)
+        if check is not None:
+            check()
     except ASN1_ERRORS:
         # Decision: a known protocol whose entry does not have its structure is kept as a generic
         # SecurityInfo and reported by `SecurityInfos.malformed`; the rest of the file stays usable.
         generic.native  # noqa: B018
         return generic
     return info
+
+
+def describe_algorithm(algorithm: core.Sequence) -> dict[str, object]:
+    """A readable AlgorithmIdentifier: its name and, where known, the domain parameters' name
+    (standardized id with its 9303-11 table 6 name, named curve) — explicit parameters are summarised."""
+    oid = algorithm["algorithm"].dotted
+    name = oids.oid_name(oid) if oid in oids.OID_NAMES else algorithm["algorithm"].native
+    out: dict[str, object] = {"algorithm": name}
+    params = algorithm["parameters"]
+    try:
+        if oid == oids.STANDARDIZED_DOMAIN_PARAMETERS and isinstance(params, core.Integer):
+            pid = params.native
+            out["parameter_id"] = pid
+            out["parameters"] = oids.STANDARDIZED_DOMAIN_PARAMETER_NAMES.get(pid, "unknown id")
+        elif isinstance(params, keys.ECDomainParameters):
+            out["parameters"] = params.chosen.native if params.name == "named" else f"{params.name} ECParameters"
+        elif isinstance(params, keys.DomainParameters):
+            out["parameters"] = f"DH p of {params['p'].native.bit_length()} bits"
+        elif not isinstance(params, core.Void | core.Null):
+            out["parameters"] = params.dump().hex()
+    except ASN1_ERRORS:
+        out["parameters"] = params.dump().hex()
+    return out
+
+
+def describe_public_key_info(spki: keys.PublicKeyInfo) -> dict[str, object]:
+    """A readable SubjectPublicKeyInfo: algorithm, domain parameters and the key (hex, as carried)."""
+    out = describe_algorithm(spki["algorithm"])
+    out["public_key"] = bytes(spki["public_key"].contents[1:]).hex()
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -360,10 +496,10 @@ class SecurityInfos(BytesEquality):
                     entry[name] = value.native
                 elif isinstance(value, core.ObjectIdentifier):
                     entry[name] = oids.oid_name(value.dotted)
-                elif isinstance(
-                    value, keys.PublicKeyInfo | algos.AlgorithmIdentifier | keys.PublicKeyAlgorithm
-                ):
-                    entry[name] = value["algorithm"].native
+                elif isinstance(value, keys.PublicKeyInfo):
+                    entry[name] = describe_public_key_info(value)
+                elif isinstance(value, algos.AlgorithmIdentifier | keys.PublicKeyAlgorithm):
+                    entry[name] = describe_algorithm(value)
                 else:
                     entry[name] = value.dump().hex()
             out.append(entry)
