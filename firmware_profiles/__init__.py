@@ -25,11 +25,13 @@ Card state (`firmware_profiles.state`) - the chip's non-volatile memory, persist
 
 The virtual chip (`firmware_profiles.chip`):
 
-- ``VirtualChip(state: CardState, *, rng=os.urandom)`` implements ``icao9303.transport.CardOS``
+- ``VirtualChip(state: CardState, *, rng=os.urandom, profile=None)`` implements ``icao9303.transport.CardOS``
   (``power_on() -> ATR``, ``power_off()``, ``reset() -> ATR``, ``process_apdu(bytes) -> bytes``, never
   raises). ``chip.chip_time_s`` is the simulated chip time so far (timing model), ``last_apdu_time_s``,
   ``apdu_count``, ``internal_errors`` (always 0 unless there is a bug).
   ``VirtualChip.open(path)`` runs a saved state file and persists every change back to it.
+  ``profile=`` runs a variant profile (from ``parse_profile``) to test reader quirks; ``rng=`` and
+  ``pace_fixed=`` fix the chip's randomness to replay published worked examples.
 - Commands: SELECT (AID; FID under the current DF; MF 3F00; path), READ BINARY (B0 offset/SFI, B1 with
   DO'54'/DO'53', short/extended Le, oversize policy per profile), GET CHALLENGE, EXTERNAL AUTHENTICATE
   (BAC P2=00; transport key P2 per profile), MSE:Set AT (PACE C1A4, CA 41A4), Set KAT (41A6),
