@@ -16,6 +16,7 @@ Trust rules (decisions):
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -110,6 +111,7 @@ class TrustStore:
         self.generation = 0
         self._path_cache: dict[tuple[str, bool], tuple[int, list[x509.Certificate]]] = {}
         self._crl_ok: dict[tuple[str, str], bool] = {}
+        self._known_on_disk: set[str] = set()
         if self.directory is not None:
             self._load()
         self._reindex()
@@ -137,6 +139,7 @@ class TrustStore:
             self._parse(obj)
             obj.subject = obj.subject or row.get("subject", "")
             self._objects[obj.fingerprint] = obj
+        self._known_on_disk = set(self._objects)
 
     def _commit(self) -> None:
         self.generation += 1
@@ -144,6 +147,41 @@ class TrustStore:
         self._reindex()
         if self.directory is None:
             return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one writer at a time across processes
+            try:
+                self._merge_from_disk()
+                self._write()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        self._reindex()
+
+    def _merge_from_disk(self) -> None:
+        """Keep what other processes committed since this store was loaded (objects we did not know and
+        did not remove); they verified it before committing."""
+        assert self.directory is not None
+        path = self.directory / self.MANIFEST
+        if not path.exists():
+            return
+        try:
+            rows = json.loads(path.read_text())["objects"]
+        except (ValueError, KeyError) as exc:
+            raise TrustStoreError(f"trust store manifest {path} is damaged", code="TRUSTSTORE_DAMAGED") from exc
+        for row in rows:
+            fp = row["fingerprint"]
+            if fp in self._objects or fp in self._known_on_disk:
+                continue
+            der = (self.directory / "objects" / f"{fp}.der").read_bytes()
+            if fingerprint(der) != fp:
+                raise TrustStoreError(f"trust store object {fp} was altered", code="TRUSTSTORE_DAMAGED")
+            obj = StoredObject(row["kind"], fp, der, row.get("source", ""), row.get("dn"))
+            self._parse(obj)
+            obj.subject = obj.subject or row.get("subject", "")
+            self._objects[fp] = obj
+
+    def _write(self) -> None:
+        assert self.directory is not None
         objects = self.directory / "objects"
         objects.mkdir(parents=True, exist_ok=True)
         for obj in self._objects.values():
@@ -168,6 +206,7 @@ class TrustStore:
         for stale in objects.glob("*.der"):
             if stale.name not in live:
                 stale.unlink(missing_ok=True)
+        self._known_on_disk = set(self._objects)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -642,6 +681,14 @@ class TrustStore:
         A self-signed CSCA certificate becomes an anchor only with ``anchor_ok`` (``--trust-anchor``).
         """
         p = Path(path)
+        try:
+            return self._import_file(p, anchor_ok=anchor_ok, skip_unverifiable=skip_unverifiable, now=now)
+        except TrustStoreError as exc:
+            if p.name in exc.message:
+                raise
+            raise TrustStoreError(f"{p.name}: {exc.message}", code=exc.code, object=p.name) from exc
+
+    def _import_file(self, p: Path, *, anchor_ok: bool, skip_unverifiable: bool, now: datetime | None) -> ImportReport:
         data = p.read_bytes()
         what = p.name
         head = data.lstrip()[:64]

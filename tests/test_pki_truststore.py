@@ -295,3 +295,27 @@ def test_document_type_prefix_matching():
     assert document_type_permitted(["P"], "PM") and document_type_permitted(["P"], "P<")
     assert document_type_permitted(["ID", "I"], "ID") and document_type_permitted(["I"], "IR")
     assert not document_type_permitted(["ID"], "I<") and not document_type_permitted(["P"], "ID")
+
+
+def test_two_writers_do_not_lose_each_others_imports(issuer, tmp_path):
+    a = TrustStore(tmp_path)
+    b = TrustStore(tmp_path)  # loaded before a's import
+    a.add_csca(issuer.certificates("csca")[0])
+    b.add_csca(issuer.certificates("csca")[1])
+    assert len(TrustStore(tmp_path).anchors()) == 2
+    assert len(b.anchors()) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=1, max_size=300))
+def test_hostile_files_name_the_file(blob):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "suspicious.bin"
+    path.write_bytes(blob)
+    store = TrustStore()
+    with pytest.raises(TrustStoreError) as info:
+        store.import_file(path)
+    assert "suspicious.bin" in str(info.value)
+    assert store.anchors() == [] and store.ds_certificates() == []
