@@ -84,8 +84,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_guard(cmd_queue))
 
-    p = subparsers.add_parser("personalize", help="personalize the blank card on a reader for an application")
-    p.add_argument("application", type=int)
+    p = subparsers.add_parser("personalize", help="personalize the blank card on a reader for an application "
+                              "(or export/replay it as an APDU script for a central personalization machine)")
+    p.add_argument("application", type=int, nargs="?", help="approved application (not with --replay)")
+    script = p.add_mutually_exclusive_group()
+    script.add_argument("--export-script", type=Path, default=None, metavar="FILE",
+                        help="write the application's phase-1 personalization script (sealed) instead")
+    script.add_argument("--replay", type=Path, default=None, metavar="SCRIPT",
+                        help="replay an exported script on the card, then read back and record as usual")
+    script.add_argument("--abandon", type=Path, default=None, metavar="SCRIPT",
+                        help="release an exported script that will never be replayed (card record spoiled)")
+    p.add_argument("--chip-serial", default=None,
+                   help="with --export-script: the target blank chip's serial (else read from the card)")
     p.add_argument("--reader", default=None, help="PC/SC reader name (default: the first with a card)")
     p.add_argument("--card-state", type=Path, default=None,
                    help="use an in-process virtual chip from this state file instead of a PC/SC reader")
@@ -185,10 +195,81 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transport(args: argparse.Namespace) -> tuple[Any, str]:
+    if args.card_state is not None:
+        from firmware_profiles.chip import VirtualChip
+        from reader.transport import InProcessTransport
+
+        return InProcessTransport(VirtualChip.open(args.card_state)), f"in-process:{args.card_state.name}"
+    from reader.transport import PcscTransport
+
+    return PcscTransport(args.reader), args.reader or "pcsc"
+
+
+def cmd_personalize_script(args: argparse.Namespace) -> int:
+    """--export-script / --replay / --abandon (see `issuance.script`)."""
+    from issuance import script as sc
+    from issuance.errors import IssuanceError
+    from issuance.station import open_station
+
+    ctx = open_station()
+    if args.export_script is not None:
+        if args.application is None:
+            raise IssuanceError("--export-script needs the application number", reason="USAGE")
+        serial, profile = args.chip_serial, args.profile
+        if serial is None or profile is None:  # read them from the blank card on the reader
+            from firmware_profiles import detect_profile
+            from firmware_profiles.dialect import PersonalizationSession
+            from icao9303.errors import ICAOError
+            from reader.errors import ReaderError
+
+            transport, _ = _transport(args)
+            try:
+                with transport:
+                    detected = detect_profile(transport.reset())
+                    serial = serial or PersonalizationSession(transport, detected).read_serial()
+            except (ICAOError, ReaderError) as exc:
+                raise IssuanceError(f"cannot read the blank card's serial ({type(exc).__name__})",
+                                    reason="CARD_NOT_PERSONALIZABLE") from None
+            if profile is not None and profile != detected.name:
+                raise IssuanceError(f"card is {detected.name}, expected {profile}", reason="WRONG_PROFILE")
+            profile = detected.name
+        exported = sc.export_script(ctx, args.application, profile=profile, chip_serial=serial,
+                                    actor=_actor(args))
+        tmp = args.export_script.with_name(args.export_script.name + ".tmp")
+        tmp.write_bytes(exported.to_bytes())
+        tmp.chmod(0o600)
+        tmp.replace(args.export_script)
+        h = exported.header
+        _emit(args, {"script": str(args.export_script), **vars(h)},
+              f"script {h.script_id} written to {args.export_script}: card {h.card_number}, chip {h.chip_serial} "
+              f"({h.profile}), {h.commands} phase-1 commands, valid until {h.not_after}")
+        return 0
+    path = args.replay or args.abandon
+    try:
+        loaded = sc.PersonalizationScript.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise IssuanceError(f"cannot read {path}: {exc.strerror}", reason="SCRIPT_MALFORMED") from None
+    if args.abandon is not None:
+        sc.abandon_script(ctx, loaded, actor=_actor(args))
+        _emit(args, {"abandoned": loaded.header.script_id, "card_number": loaded.header.card_number},
+              f"script {loaded.header.script_id} abandoned: card {loaded.header.card_number} spoiled, "
+              "application back in queue")
+        return 0
+    transport, reader_name = _transport(args)
+    with transport:
+        outcome = sc.replay_script(ctx, loaded, transport, actor=Actor(args.operator, args.station, reader_name))
+    return _report_outcome(args, outcome)
+
+
 def cmd_personalize(args: argparse.Namespace) -> int:
     from issuance.personalize import personalize_application
     from issuance.station import open_station
 
+    if args.export_script is not None or args.replay is not None or args.abandon is not None:
+        return cmd_personalize_script(args)
+    if args.application is None:
+        raise IssuanceError("personalize needs the application number", reason="USAGE")
     ctx = open_station()
     if args.card_state is not None:
         from firmware_profiles.chip import VirtualChip
@@ -205,6 +286,10 @@ def cmd_personalize(args: argparse.Namespace) -> int:
         outcome = personalize_application(ctx, args.application, transport,
                                           actor=Actor(args.operator, args.station, reader_name),
                                           expected_profile=args.profile)
+    return _report_outcome(args, outcome)
+
+
+def _report_outcome(args: argparse.Namespace, outcome: Any) -> int:
     if outcome.issued:
         text = (f"ISSUED card {outcome.card_number} ({outcome.profile}, chip {outcome.chip_serial}): "
                 f"{outcome.apdus} APDUs, {outcome.timings.get('total', 0):.2f} s")

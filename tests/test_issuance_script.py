@@ -415,3 +415,53 @@ def test_replay_through_pcscd(station: IssuanceContext, portrait: Any, virtual_c
     assert outcome.issued, (outcome.reason, outcome.detail)
     assert outcome.report.chip_authentication and outcome.report.active_authentication
     assert state_of(station, app_id, outcome.card_number) == ("issued", "issued")
+
+
+def test_cli_export_replay_and_abandon(workspace: Path, portrait: Any, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`cancuoc personalize APP --export-script FILE` (serial and profile read from the blank card),
+    `cancuoc personalize --replay FILE`, a second replay refused, `--abandon` of an unused script."""
+    from cancuoc.cli import main
+    from issuance.station import open_station
+
+    ctx = open_station(init_pki=True)
+    ctx.clock = lambda: dt.datetime.now(dt.UTC)
+    app_id, _ = approved(ctx, portrait)
+    card = tmp_path / "blank.json"
+    manufacture_blank_card(ctx, "vn-cccd-2021", path=card)
+    script = tmp_path / "app.script"
+
+    def run(*argv: str) -> tuple[int, Any]:
+        code = main(list(argv))
+        return code, json.loads(capsys.readouterr().out)
+
+    code, out = run("personalize", str(app_id), "--export-script", str(script), "--card-state", str(card),
+                    "--operator", "dp-1", "--json")
+    assert code == 0 and out["phase"] == 1 and out["profile"] == "vn-cccd-2021"
+    assert oct(script.stat().st_mode & 0o777) == "0o600"
+    code, out = run("personalize", "--replay", str(script), "--card-state", str(card), "--operator", "pm-1",
+                    "--json")
+    assert code == 0 and out["issued"] and out["verification"]["verdict"] == "passed"
+    code, out = run("personalize", "--replay", str(script), "--card-state", str(card), "--operator", "pm-1",
+                    "--json")
+    assert code == 1 and out["error"] == "SCRIPT_ALREADY_USED"
+
+    app2, _ = approved(ctx, portrait)
+    code, out = run("personalize", str(app2), "--export-script", str(script), "--chip-serial", "00112233AABBCCDD",
+                    "--profile", "vn-cc-2024", "--operator", "dp-1", "--json")
+    assert code == 0 and out["chip_serial"] == "00112233AABBCCDD"
+    code, out = run("personalize", "--abandon", str(script), "--operator", "dp-1", "--json")
+    assert code == 0 and out["card_number"]
+    with session_scope(ctx.engine) as db:
+        assert get_application(db, app2).state == "approved"
+        assert find_card(db, out["card_number"]).status == "spoiled"
+    code, out = run("personalize", "--replay", str(tmp_path / "missing"), "--card-state", str(card),
+                    "--operator", "pm-1", "--json")
+    assert code == 1 and out["error"] == "SCRIPT_MALFORMED"
+    # the direct form is unchanged
+    app3, _ = approved(ctx, portrait)
+    manufacture_blank_card(ctx, "vn-cccd-2021", path=card)
+    code, out = run("personalize", str(app3), "--card-state", str(card), "--operator", "perso-1", "--json")
+    assert code == 0 and out["issued"]
+    code = main(["personalize", "--operator", "perso-1", "--json"])
+    assert code == 1 and json.loads(capsys.readouterr().out)["error"] == "USAGE"
