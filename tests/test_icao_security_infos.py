@@ -306,3 +306,19 @@ def test_broken_standardized_key_is_kept_as_malformed(spki_body):
     assert si.to_bytes() == raw
     assert [i.protocol for i in si.malformed] == [oids.ID_PK_ECDH]
     assert si.chip_authentication_public_key_infos == []
+
+
+def test_algorithm_names_do_not_depend_on_import_order():
+    """asn1crypto builds an OID class's name map lazily; if asn1crypto's own map was built first the
+    subclass must still know 'standardized_domain_parameters' (fresh interpreter: order is forced)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from asn1crypto import keys; keys.PublicKeyAlgorithmId('ec');"
+        "from icao9303.lds.security_infos import SubjectPublicKeyAlgorithmId as S;"
+        "print(S('standardized_domain_parameters').dotted, S('ec').dotted)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=pathlib.Path(__file__).parent.parent, timeout=60)
+    assert out.stdout.split() == [oids.STANDARDIZED_DOMAIN_PARAMETERS, oids.ID_EC_PUBLIC_KEY]

@@ -93,6 +93,9 @@ class SubjectPublicKeyAlgorithmId(keys.PublicKeyAlgorithmId):
         **keys.PublicKeyAlgorithmId._map,
         oids.STANDARDIZED_DOMAIN_PARAMETERS: "standardized_domain_parameters",  # TR-03110-3 A.2.1.1
     }
+    # asn1crypto builds `_reverse_map` lazily and only when it is None; without this line the class
+    # would inherit the parent's map once that is built, and name -> OID would miss our entry.
+    _reverse_map: ClassVar[dict[str, str] | None] = None
 
 
 class SubjectPublicKeyAlgorithm(keys.PublicKeyAlgorithm):
