@@ -710,3 +710,29 @@ def test_2024_card_policy_requires_pace(card2024):
     r = inspect(chip, key, card2024.pki.trust_store(), policy=ReadPolicy())
     assert r.access.method == "BAC"
     assert r.check("pa.sod_signature").outcome is Outcome.PASSED
+
+
+def test_cli_mrz_image_in_process(card2021, tmp_path, capsys):
+    """`cancuoc read --mrz-image`: the MRZ is read by OCR from a rendered card back (G's capture and card
+    face renderer), and the chip is opened with the MRZ key."""
+    import copy
+    import datetime as dt
+
+    from cancuoc.cli import main
+    from issuance.card_face import CardFaceData, render_back
+    from pki.truststore import TrustStore
+    from reader.capture.qr_payload import QRGeneration
+
+    face = CardFaceData.build(QRGeneration.CCCD_2021, personal_id="079090012345", full_name="Nguyễn Văn An",
+                              date_of_birth=dt.date(1990, 3, 15), sex="M", date_of_issue=dt.date(2021, 3, 15),
+                              place_of_residence="Hà Nội")
+    assert "".join(face.mrz) == card2021.mrz
+    render_back(face, dpi=300).save(tmp_path / "back.png")
+    copy.deepcopy(card2021.state).save(tmp_path / "card.json")
+    ts = TrustStore(tmp_path / "ts")
+    ts.add_csca(card2021.pki.csca)
+    ts.add_crl(card2021.pki.crl)
+    code = main(["read", "--card-state", str(tmp_path / "card.json"), "--mrz-image", str(tmp_path / "back.png"),
+                 "--trust-store", str(tmp_path / "ts"), "--at", NOW.isoformat(), "--skip-portrait", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["verdict"] == "passed" and out["access"]["password_type"] == "MRZ"
