@@ -11,11 +11,16 @@ Public API (stable; everything else is internal):
 * QR payload (VN_CARD.md): :func:`parse_qr_payload` ``(text) -> CardQR``,
   :func:`format_qr_payload` ``(CardQR, generation=None) -> str``, :func:`derive_access_keys`
   ``(CardQR) -> AccessKeys``, :class:`QRGeneration` (``CCCD_2021`` 7 fields, ``CARD_2024`` 11 fields).
-* Images: :func:`decode_qr` ``(ndarray) -> list[QRDecode]`` (zbar binary mode, OpenCV fallbacks),
+* Images: :func:`decode_qr` ``(ndarray, *, first_only=True, binary=True, effort="full") -> list[QRDecode]``
+  (zbar binary mode so no charset guess applies; OpenCV views: binarised, rectified card, adaptive, warped),
   :func:`repair_charset` ``(bytes) -> (str, bool)``, :func:`read_mrz` ``(ndarray) -> MRZReading``
   (``.lines`` 3 × 30, check digits verified), :func:`load_image`.
 * Errors: :class:`CaptureError` (``.code`` stable reason code, ``.detail``) and its subclasses
   :class:`ImageError`, :class:`QRPayloadError`, :class:`MRZReadError`; codes in ``reader.capture.errors``.
+
+* Supporting modules: ``reader.capture.ocrb`` (OCR-B glyph classifier), ``reader.capture.haar`` (OpenCV Haar
+  cascades evaluated with numpy: OpenCV 5 has no ``CascadeClassifier``; used by ``issuance.portrait``),
+  ``reader.capture.synth`` (seeded simulated card photographs for tests and benchmarks).
 
 Personal data and access keys never appear in reprs, exception messages or logs.
 """
