@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from firmware_profiles.chip import ChipTransport  # noqa: E402
 from firmware_profiles.vpcd import EchoCard, VpcdBridge  # noqa: E402
+from reader import pcscd as fixture  # noqa: E402
 from reader.transport import PcscTransport  # noqa: E402
-from tests.fixtures import pcsc as fixture  # noqa: E402 - sets PCSCLITE_CSOCK_NAME before pyscard
 from tests.test_chip_helpers import open_bac, personalize  # noqa: E402
 
 SELECT = bytes.fromhex("00A4040C07A0000002471001")
@@ -49,7 +49,7 @@ def row(path: str, card: str, apdu: str, n: int, med: float, p95: float, note: s
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     workdir = Path(tempfile.mkdtemp(prefix="bench-pcsc-"))
-    proc, stack = fixture.start_pcscd(workdir, fixture._SOCKET_PATH)
+    stack = fixture.start_pcscd(workdir, fixture.private_socket_path())
     try:
         print(f"{'path':<22} {'card':<14} {'apdu':<22} {'n':>6} {'median ms':>10} {'p95 ms':>10}")
         # the floor: a bare echo card on the same stack
@@ -86,7 +86,7 @@ def main() -> int:
         med, p95 = timed(lambda: sm3.transmit(READ_223), n)
         row("in-process", "vn-cccd-2021", "READ 223 B (BAC SM)", n, med, p95)
     finally:
-        fixture.stop_pcscd(proc)
+        stack.stop()
     return 0
 
 
