@@ -109,7 +109,7 @@ class TrustStore:
         self._objects: dict[str, StoredObject] = {}
         self._depth = 0
         self.generation = 0
-        self._path_cache: dict[tuple[str, bool], tuple[int, list[x509.Certificate]]] = {}
+        self._path_cache: dict[tuple, tuple[int, list[x509.Certificate]]] = {}
         self._crl_ok: dict[tuple[str, str], bool] = {}
         self._known_on_disk: set[str] = set()
         if self.directory is not None:
@@ -291,11 +291,12 @@ class TrustStore:
         }
 
     def cached_path(
-        self, ds_cert: x509.Certificate, allow_sha1: bool, build: Callable[[], list[x509.Certificate]]
+        self, ds_cert: x509.Certificate, variant: tuple, build: Callable[[], list[x509.Certificate]]
     ) -> list[x509.Certificate]:
-        """The warm path cache: keyed by the DS certificate's SHA-256 fingerprint and the trust store
-        generation (any committed import invalidates it)."""
-        key = (fingerprint(ds_cert.dump()), allow_sha1)
+        """The warm path cache: keyed by the DS certificate's SHA-256 fingerprint and the policy fields that
+        change path building (``variant``), valid for one trust store generation (any committed import
+        invalidates it)."""
+        key = (fingerprint(ds_cert.dump()), *variant)
         hit = self._path_cache.get(key)
         if hit is not None and hit[0] == self.generation:
             return hit[1]

@@ -183,7 +183,9 @@ def validate_ds_path(
             )
 
     # Step 2 (RFC 5280 §6.1.3 (a)(1)): build the path and verify signatures (cached per DS fingerprint).
-    path = trust_store.cached_path(ds_cert, policy.allow_sha1, lambda: _build_path(ds_cert, trust_store, policy))
+    path = trust_store.cached_path(
+        ds_cert, (policy.allow_sha1, policy.max_links), lambda: _build_path(ds_cert, trust_store, policy)
+    )
     warnings: list[tuple[str, str]] = []
     if any(describe_signature_algorithm(c["signature_algorithm"])[1] == "sha1" for c in path[:-1]):
         warnings.append(("ALGORITHM_LEGACY", "a SHA-1 certificate signature was accepted by policy"))

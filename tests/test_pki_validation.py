@@ -232,3 +232,68 @@ def test_warm_cache_reuses_path_and_is_invalidated_by_imports(world):
     assert store.generation == generation + 1
     validate_ds_path(ds, world.at, store)
     assert next(iter(store._path_cache.values()))[0] == store.generation
+
+
+def test_csca_expired_and_not_yet_valid(tmp_path):
+    """A foreign-style CSCA whose validity ends before its DS's (not something we issue)."""
+    from pki.algorithms import KeySpec
+    from pki.profiles import Signer, build_certificate, build_name, key_identifier
+
+    store_keys = FileKeyStore(tmp_path, "pw")
+    csca_pub = store_keys.generate_key_pair("csca", KeySpec("ec", curve="P-256"))
+    ds_pub = store_keys.generate_key_pair("ds", KeySpec("ec", curve="P-256"))
+    signer = Signer(store_keys, "csca", "sha256", "ecdsa")
+    csca_name = build_name("DE", "Test", "Short CSCA")
+    csca = build_certificate(
+        role="csca",
+        signer=signer,
+        issuer=csca_name,
+        issuer_key_id=key_identifier(csca_pub),
+        subject=csca_name,
+        public_key=csca_pub,
+        not_before=T0 + timedelta(days=1),
+        not_after=T0 + timedelta(days=10),
+        private_key_usage=(T0, T0 + timedelta(days=5)),
+    )
+    ds = build_certificate(
+        role="ds",
+        signer=signer,
+        issuer=csca_name,
+        issuer_key_id=key_identifier(csca_pub),
+        subject=build_name("DE", "Test", "DS"),
+        public_key=ds_pub,
+        not_before=T0,
+        not_after=T0 + timedelta(days=30),
+        private_key_usage=(T0, T0 + timedelta(days=3)),
+        document_types=["P"],
+    )
+    store = TrustStore()
+    store.add_csca(csca)
+    policy = ValidationPolicy(crl_missing="ignore", chain_model=False)
+    validate_ds_path(ds, T0 + timedelta(days=5), store, policy)
+    with pytest.raises(PKIValidationError) as info:
+        validate_ds_path(ds, T0 + timedelta(days=20), store, policy)
+    assert info.value.code == "CSCA_EXPIRED"
+    with pytest.raises(PKIValidationError) as info:
+        validate_ds_path(ds, T0 + timedelta(hours=12), store, policy)
+    assert info.value.code == "CSCA_NOT_YET_VALID"
+    # a DS document type list "P" covers "PM" but not "ID"
+    validate_ds_path(
+        ds, T0 + timedelta(days=5), store, ValidationPolicy(crl_missing="ignore", require_document_type="PM")
+    )
+
+
+def test_two_rollovers_chain_through_two_links(tmp_path):
+    p = PKI(tmp_path / "pki", FileKeyStore(tmp_path / "keys", "pw"), fsync_audit=False)
+    p.init(now=T0)
+    first_ds = p.current_ds()[1]
+    r2 = p.rollover_csca(now=T0 + timedelta(days=100))
+    r3 = p.rollover_csca(now=T0 + timedelta(days=200))
+    store = TrustStore()
+    store.add_csca(r3["csca"])
+    store.add_link(r3["old_with_new"])  # gen3 certifies gen2's key
+    store.add_link(r2["old_with_new"])  # gen2 certifies gen1's key
+    result = validate_ds_path(first_ds, T0 + timedelta(days=201), store, ValidationPolicy(crl_missing="ignore"))
+    assert len(result.path) == 4 and result.csca.dump() == r3["csca"].dump()
+    with pytest.raises(PKIValidationError):
+        validate_ds_path(first_ds, T0 + timedelta(days=201), store, ValidationPolicy(crl_missing="ignore", max_links=1))
