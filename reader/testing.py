@@ -80,6 +80,7 @@ class TestPKI:
     hash: str = "sha256"
     store: MemoryKeyStore = field(default_factory=MemoryKeyStore)
     link_from: TestPKI | None = None
+    revoke_link: bool = False
     __test__ = False  # not a pytest test class
 
     def __post_init__(self) -> None:
@@ -109,6 +110,12 @@ class TestPKI:
                 role="link", signer=old.csca_signer, issuer=old.csca_name, issuer_key_id=old.csca_ski,
                 subject=self.csca_name, public_key=csca_pub, not_before=at - timedelta(days=10),
                 not_after=self.csca_not_after or at + timedelta(days=3650), private_key_usage=None)
+            # the old CSCA's CRL, revoking the link certificate when asked (a compromised new CSCA key)
+            revoked_link = [RevokedEntry(self.link.serial_number, at - timedelta(days=1), "ca_compromise")] \
+                if self.revoke_link else []
+            self.link_crl = build_crl(signer=old.csca_signer, issuer=old.csca_name, issuer_key_id=old.csca_ski,
+                                      this_update=at - timedelta(hours=12), next_update=at + timedelta(days=90),
+                                      crl_number=2, revoked=revoked_link)
         ds_pub = self.store.generate("ds")
         self.ds_signer = Signer(self.store, "ds", self.hash, "ecdsa")
         nb = self.ds_not_before or at - timedelta(days=30)
@@ -133,7 +140,7 @@ class TestPKI:
             _add(ts, "csca", self.link_from.csca)
             _add(ts, "link", self.link)
             if with_crl:
-                _add(ts, "crl", self.link_from.crl)
+                _add(ts, "crl", self.link_crl)
         else:
             _add(ts, "csca", self.csca)
         if with_crl:

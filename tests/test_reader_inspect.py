@@ -736,3 +736,11 @@ def test_cli_mrz_image_in_process(card2021, tmp_path, capsys):
                  "--trust-store", str(tmp_path / "ts"), "--at", NOW.isoformat(), "--skip-portrait", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["verdict"] == "passed" and out["access"]["password_type"] == "MRZ"
+
+
+def test_csca_revoked(card2021):
+    """The new CSCA's link certificate revoked on the old CSCA's CRL (a compromised CSCA key)."""
+    new = TestPKI(link_from=card2021.pki, revoke_link=True)
+    chip, _ = resign(card2021, new)
+    r = inspect(chip, can_key(card2021.can), new.trust_store())
+    assert failed(r)["pa.ds_path"] is ReasonCode.CSCA_REVOKED
