@@ -371,6 +371,33 @@ def test_hostile_script_files_raise_script_error_only(raw: bytes) -> None:
     assert e.value.reason in {"SCRIPT_MALFORMED", "SCRIPT_FORMAT"}
 
 
+def test_every_flipped_bit_of_a_real_script_is_refused_or_harmless(station: IssuanceContext,
+                                                                   portrait: Any) -> None:
+    """Seeded fuzz over an exported file: a flipped bit anywhere either makes the file refused (ScriptError)
+    or changes nothing the replayer acts on (e.g. JSON whitespace)."""
+    import random
+
+    app_id, _ = approved(station, portrait)
+    chip = blank(station, "legacy-bac")
+    data = export_for(station, app_id, chip)
+    tk = station.transport_key_for(chip.state.serial)
+    original = PersonalizationScript.from_bytes(data)
+    commands = original.open(tk)
+    assert "<sealed>" in repr(original) and all("apdu" not in repr(c) for c in commands)
+    rng = random.Random(7)
+    refused = 0
+    for _ in range(300):
+        raw = bytearray(data)
+        raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+        try:
+            script = PersonalizationScript.from_bytes(bytes(raw))
+            assert script.header == original.header and script.open(tk) == commands
+        except ScriptError as exc:
+            assert exc.reason in {"SCRIPT_MALFORMED", "SCRIPT_FORMAT", "SCRIPT_INTEGRITY"}
+            refused += 1
+    assert refused > 250
+
+
 _VALID = {"format": "cancuoc-perso-script/1", "header": {
     "script_id": "0" * 32, "phase": 1, "application_id": 1, "card_number": "260000000001",
     "chip_serial": "0011223344556677", "profile": "vn-cc-2024", "issue_date": "2026-11-29",
@@ -399,9 +426,23 @@ def test_header_fields_are_validated(name: str, value: Any) -> None:
 
 
 @pytest.mark.pcsc
-def test_replay_through_pcscd(station: IssuanceContext, portrait: Any, virtual_card: Any) -> None:
+@pytest.mark.postgres
+@pytest.mark.parametrize("migrated_db_url", ["postgresql"], indirect=True)
+def test_replay_through_pcscd_on_postgresql(migrated_db_url: str, pki_ws: Any, trust_store: Any,
+                                            portrait: Any, virtual_card: Any) -> None:
+    """The real parts: pyscard → pcscd → vpcd → virtual chip, and the card registry in PostgreSQL."""
     from reader.transport import PcscTransport
 
+    engine = make_engine(migrated_db_url)
+    station = IssuanceContext(engine=engine, pki=pki_ws, trust_store=trust_store,
+                              transport_key_for=transport_key_function(pki_ws.keystore), clock=lambda: NOW)
+    try:
+        _replay_through_pcscd(station, portrait, virtual_card, PcscTransport)
+    finally:
+        engine.dispose()
+
+
+def _replay_through_pcscd(station: IssuanceContext, portrait: Any, virtual_card: Any, PcscTransport: Any) -> None:
     app_id, _ = approved(station, portrait)
     chip = blank(station, "vn-cc-2024")
     data = export_for(station, app_id, chip)
@@ -415,6 +456,9 @@ def test_replay_through_pcscd(station: IssuanceContext, portrait: Any, virtual_c
     assert outcome.issued, (outcome.reason, outcome.detail)
     assert outcome.report.chip_authentication and outcome.report.active_authentication
     assert state_of(station, app_id, outcome.card_number) == ("issued", "issued")
+    with PcscTransport(reader) as t, pytest.raises(ScriptError) as e:
+        replay_script(station, PersonalizationScript.from_bytes(data), t, actor=PM)
+    assert e.value.reason == "SCRIPT_ALREADY_USED"
 
 
 def test_cli_export_replay_and_abandon(workspace: Path, portrait: Any, tmp_path: Path,
