@@ -58,7 +58,7 @@ def build_signed_data(
             "sid": cms.SignerIdentifier(
                 name="issuer_and_serial_number",
                 value={
-                    "issuer": signer_certificate.issuer,
+                    "issuer": x509.Name.load(signer_certificate.issuer.dump()),
                     "serial_number": signer_certificate.serial_number,
                 },
             ),
@@ -68,7 +68,11 @@ def build_signed_data(
             "signature": signature,
         }
     )
-    certs = list(certificates) if certificates is not None else [signer_certificate]
+    # Fresh, lazily parsed copies: asn1crypto then copies their bytes instead of re-serialising every field
+    # of an object that was inspected before (3x faster SOD signing).
+    certs = [
+        x509.Certificate.load(c.dump()) for c in (certificates if certificates is not None else [signer_certificate])
+    ]
     signed_data = cms.SignedData(
         {
             "version": "v3",
