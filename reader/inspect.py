@@ -337,12 +337,18 @@ def _chip_authentication(run: _Run, dg14: bytes | None) -> None:
     except Exception as exc:
         reason = exc.reason if isinstance(exc, ReaderError) and exc.reason is not ReasonCode.CARD_ERROR \
             else ReasonCode.CA_FAILED
-        if isinstance(exc, MalformedFileError):
+        if isinstance(exc, MalformedFileError) or _malformed(exc):
             reason = ReasonCode.MALFORMED_FILE
         run.checks.append(Check.failed("ca", reason, f"CA: {getattr(exc, 'reason', type(exc).__name__)}"))
         # the SM session is dead after a failed CA: reopen without CA for the remaining reads
         run.ca_done_with = None
         run.reader.transport = run.reopen()  # type: ignore[union-attr]
+
+
+def _malformed(exc: BaseException) -> bool:
+    """An icao9303 error saying a file (DG14, EF.CardSecurity) does not parse."""
+    reason = getattr(exc, "reason", "")
+    return isinstance(reason, str) and (reason.startswith(("lds.", "tlv.")) or reason == "protocol.malformed")
 
 
 def _active_authentication(run: _Run, challenge: bytes | None) -> None:

@@ -405,7 +405,7 @@ def _check_chip_authentication(bundle: EvidenceBundle, out: EvidenceVerification
         else:
             raise ValueError("unknown chip authentication record")
     except ICAOError as exc:
-        code = ReasonCode.MALFORMED_FILE if exc.reason.startswith(("lds.", "tlv.")) else (
+        code = ReasonCode.MALFORMED_FILE if exc.reason.startswith(("lds.", "tlv.", "protocol.malformed")) else (
             ReasonCode.CAM_FAILED if protocol == "PACE-CAM" else ReasonCode.CA_FAILED)
         out.checks.append(Check.failed("ca", code, exc.reason))
         return
