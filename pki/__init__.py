@@ -30,6 +30,9 @@ Issuer (`pki.workspace`)
     ``PKI.sign_sod(data_group_hashes: dict[int, bytes], doc_type="ID", *, hash_algorithm="sha256",
     lds_version=None, unicode_version=None, now=None) -> bytes`` — EF.SOD (tag 77 + ContentInfo);
     module function ``sign_sod(data_group_hashes, doc_type="ID", *, workspace=None, ...)``.
+    ``PKI.sign_card_security(security_infos_der, doc_type="ID", *, now=None) -> bytes`` — EF.CardSecurity
+    (ContentInfo over SecurityInfos, id-SecurityObject) by the current DS under the same rules and counting.
+    ``signature_count(record)``, ``crl_due(now)``, ``trust_store_objects()`` (own CSCAs, links, DS, CRLs).
     ``open_workspace(home=None, keystore=None)`` from ``cancuoc.settings`` (pki_dir, keystore_dir,
     env CANCUOC_KEYSTORE_PASSPHRASE; dev default refused in production).
     Policies: ``IssuerPolicy`` and ``RotationPolicy`` (frozen dataclasses).
@@ -52,7 +55,9 @@ Verifier (`pki.truststore`, `pki.validation`)
     codes DS_NOT_SIGNED_BY_CSCA, DS_REVOKED, DS_EXPIRED, DS_NOT_YET_VALID, DS_KEY_USAGE, DS_DOC_TYPE,
     DS_KEY_EXPIRED, CSCA_EXPIRED, CSCA_NOT_YET_VALID, CSCA_UNKNOWN, CSCA_REVOKED, CRL_STALE, CRL_MISSING,
     ALGORITHM_NOT_ALLOWED, CERT_MALFORMED. ``ValidationPolicy`` (frozen): crl_missing / crl_stale
-    (reject|warn|ignore), crl_grace, allow_sha1, chain_model, require_document_type.
+    (reject|warn|ignore), crl_grace, allow_sha1, chain_model, max_links, require_document_type.
+    ``pki.asn1.document_type_permitted(types, code)`` (entry ``P`` covers ``PM``) and
+    ``pki.asn1.document_types(cert)``; ``CscaMasterList``, ``DocumentTypeListSyntax`` (asn1crypto classes).
 
 Linter (`pki.lint`)
     ``lint_bytes(data, name) -> list[Finding]`` / ``lint_file(path)``; ``Finding(code, severity, message,
