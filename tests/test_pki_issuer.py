@@ -215,3 +215,17 @@ def test_crl_due(pki):
     assert pki.crl_due(T0 + timedelta(days=29))
     pki.issue_crl(T0 + timedelta(days=29))
     assert not pki.crl_due(T0 + timedelta(days=30))
+
+
+def test_sign_card_security_uses_current_ds_and_counts(pki):
+    from icao9303.lds.oids import ID_SECURITY_OBJECT
+    from icao9303.lds.security_infos import CardSecurity, PACEInfo, SecurityInfos
+
+    infos = SecurityInfos.build([PACEInfo({"protocol": "0.4.0.127.0.7.2.2.4.2.2", "version": 2, "parameter_id": 13})])
+    der = pki.sign_card_security(infos.to_bytes(), now=T0 + timedelta(hours=2))
+    card_security = CardSecurity.from_bytes(der)
+    assert card_security.security_infos.to_bytes() == infos.to_bytes()
+    result = verify_signed_data(der, expected_content_type=ID_SECURITY_OBJECT)
+    assert result.signer_certificate.dump() == pki.current_ds()[1].dump()
+    assert pki.signature_count(pki.current_ds()[0]) == 1
+    assert [e["details"]["purpose"] for e in pki.audit.entries() if e["op"] == "key.sign"][-1] == "card-security"
