@@ -211,13 +211,29 @@ def lookup_worker(base: str, ids: list[str], seconds: float, out: Any) -> None:
     out.put((latencies, errors))
 
 
-def run_clients(target: Any, args_for: list[tuple], seconds: float) -> list[Any]:
+def threaded(target: Any, threads: int, *args: Any) -> None:
+    """One load process: ``threads`` clients (each its own connection), results put on the queue."""
+    import queue
+    import threading
+
+    seconds, out = args[-2], args[-1]
+    local: queue.Queue = queue.Queue()
+    pool = [threading.Thread(target=target, args=(*args[:-2], seconds, local)) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    for _ in pool:
+        out.put(local.get())
+
+
+def run_clients(target: Any, args_for: list[tuple], seconds: float, threads: int = 1) -> list[Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*a, seconds, out)) for a in args_for]
+    procs = [ctx.Process(target=threaded, args=(target, threads, *a, seconds, out)) for a in args_for]
     for p in procs:
         p.start()
-    results = [out.get(timeout=seconds + 120) for _ in procs]
+    results = [out.get(timeout=seconds + 120) for _ in range(len(procs) * threads)]
     for p in procs:
         p.join()
     return results
@@ -278,7 +294,8 @@ def start_server(home: Path, url: str, workers: int) -> tuple[subprocess.Popen, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of each load phase")
-    ap.add_argument("--clients", type=int, default=4, help="load generator processes")
+    ap.add_argument("--clients", type=int, default=2, help="load generator processes")
+    ap.add_argument("--threads", type=int, default=4, help="concurrent clients per load process")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--citizens", type=int, default=1_000_000)
     ap.add_argument("--inprocess", type=int, default=200, help="in-process iterations")
@@ -295,7 +312,7 @@ def main() -> None:
 
     print(
         f"station API benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-        f"uvicorn workers {args.workers} (httptools), {args.clients} client processes, {args.seconds:.0f} s/phase"
+        f"uvicorn workers {args.workers} (httptools), {args.clients}x{args.threads} clients, {args.seconds:.0f} s/phase"
     )
     print("-" * 110)
     url = prepare_database(args.citizens)
@@ -339,7 +356,9 @@ def main() -> None:
         try:
             aa_key = bytes(card.state.aa_private_key)
             aa_hash = card.profile.active_authentication.hash
-            results = run_clients(verify_worker, [(base, evidence, aa_key, aa_hash)] * args.clients, args.seconds)
+            results = run_clients(
+                verify_worker, [(base, evidence, aa_key, aa_hash)] * args.clients, args.seconds, args.threads
+            )
             ev = [x for r in results for x in r[0]]
             pair = [x for r in results for x in r[1]]
             refused = sum(r[2] for r in results)
@@ -357,7 +376,7 @@ def main() -> None:
                     r[0] for r in conn.execute("SELECT personal_id FROM citizens TABLESAMPLE SYSTEM (1) LIMIT 20000")
                 ]
                 n = conn.execute("SELECT count(*) FROM citizens").fetchone()[0]
-            results = run_clients(lookup_worker, [(base, ids)] * args.clients, args.seconds)
+            results = run_clients(lookup_worker, [(base, ids)] * args.clients, args.seconds, args.threads)
             lk = [x for r in results for x in r[0]]
             errors = sum(r[1] for r in results)
             row(

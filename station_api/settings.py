@@ -41,8 +41,10 @@ class ApiSettings(Settings):
     )
     api_max_portrait_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="largest portrait upload")
     api_trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"],
-        description="client addresses whose forwarded client-certificate header is believed",
+        default_factory=list,
+        description="addresses of the mutual-TLS proxy whose forwarded client-certificate header is believed "
+        "(empty: station certificate login is off). Decision: no default, not even loopback — a station "
+        "certificate is public, so whoever can reach the app directly from a trusted address could present it",
     )
     api_station_name: str = Field(default="station-01", max_length=64, description="this station's name")
     api_station_readers: list[str] = Field(
