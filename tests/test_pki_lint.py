@@ -226,3 +226,41 @@ def test_cli_lint_exit_codes(exported, tmp_path, capsys):
     bad.write_bytes(b"\x30\x03\x02\x01\x01")
     assert main(["pki", "lint", "--json", str(bad)]) == 1
     assert "UNKNOWN_OBJECT" in capsys.readouterr().out
+
+
+_CRL: list[bytes] = []
+
+
+def _good_crl() -> bytes:
+    if not _CRL:
+        import tempfile
+        from pathlib import Path
+
+        d = Path(tempfile.mkdtemp())
+        p = PKI(d / "pki", FileKeyStore(d / "keys", "pw"), fsync_audit=False)
+        p.init(now=T0)
+        p.revoke(p.records("ds")[0].serial, "superseded", now=T0 + timedelta(days=1))
+        _CRL.extend([p.latest_crls()[0].dump(), p.certificates("csca")[0].dump()])
+    return _CRL[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=100_000), st.integers(min_value=0, max_value=255))
+def test_mutated_crl_is_a_finding_or_refused(pos, value):
+    from pki.errors import TrustStoreError
+    from pki.truststore import TrustStore
+
+    good = _good_crl()
+    der = bytearray(good)
+    der[pos % len(der)] = value
+    for f in lint_bytes(bytes(der), "mutated.crl"):
+        assert f.object == "mutated.crl"
+    store = TrustStore()
+    store.add_csca(_CRL[1])
+    try:
+        store.add_crl(bytes(der))
+    except TrustStoreError as exc:
+        assert exc.code in ("CRL_MALFORMED", "ISSUER_UNTRUSTED")
+        assert store.crls() == []
+    else:
+        assert bytes(der) == good  # only an unchanged CRL can verify
