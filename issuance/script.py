@@ -40,8 +40,18 @@ is touched (and the chip itself refuses: CREATE FILE on an existing file, or no 
 locked). A script past its ``not_after``, or whose phase-1 commands no longer match what the DP composes
 from the population record (``SCRIPT_STALE``), is refused and its claim released (card record spoiled,
 application back in the queue); `abandon_script` releases a claim by hand. The DP keeps no copy of the
-prepared data: at phase 2 it recomposes the card from the population database and checks that the
-recomposed phase-1 commands equal the script's, byte for byte (SHA-256, constant-time comparison).
+prepared data: before the card is touched (and in `prepare_phase2` when called on its own) it recomposes
+the card from the population database and checks that the recomposed phase-1 commands equal the
+script's, byte for byte (SHA-256, constant-time comparison) — so even a re-sealed edit by a holder of the
+batch key is refused (``SCRIPT_STALE``).
+
+Dates (decision): the card's issue date (DG13 field 11, registry) and so its expiry are those of the
+export (data preparation); EF.SOD is signed, and the read-back validated, at replay time by the Document
+Signer current then.
+
+Concurrency (decision): single use rests on the card registry status plus the chip itself; two machines
+replaying one script at the same instant would need two chips with the same serial (a cloned blank and
+the batch master key), and the loser's registry transition is refused (``INVALID_TRANSITION``).
 
 Reason codes (`ScriptError.reason`): SCRIPT_MALFORMED, SCRIPT_FORMAT, SCRIPT_PHASE, SCRIPT_INTEGRITY,
 SCRIPT_UNKNOWN_CARD, SCRIPT_ALREADY_USED, SCRIPT_EXPIRED, SCRIPT_STALE, SCRIPT_WRONG_PROFILE,
