@@ -46,6 +46,9 @@ class ApiSettings(Settings):
         "(empty: station certificate login is off). Decision: no default, not even loopback — a station "
         "certificate is public, so whoever can reach the app directly from a trusted address could present it",
     )
+    api_trust_store_ttl_s: int = Field(
+        default=300, ge=1, description="seconds before the trust store (CSCAs, CRLs) is reloaded from the workspace"
+    )
     api_station_name: str = Field(default="station-01", max_length=64, description="this station's name")
     api_station_readers: list[str] = Field(
         default_factory=list,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +58,15 @@ class AppState:
         return value
 
     def trust_store(self) -> Any:
-        """The service's own trust store (loaded once; :meth:`reload` after a CRL or CSCA change)."""
-        return self._cached("trust_store", self.trust_store_factory, "trust store")
+        """The service's own trust store: reloaded at once in this process after a CRL, revocation or CSCA
+        operation through the API, and every ``api_trust_store_ttl_s`` anyway (so that the other uvicorn
+        workers, and changes made with ``cancuoc pki``, are picked up without a restart)."""
+        loaded = self._cache.get("trust_store_loaded_at")
+        if loaded is not None and time.monotonic() - loaded > self.settings.api_trust_store_ttl_s:
+            self.reload("trust_store")
+        store = self._cached("trust_store", self.trust_store_factory, "trust store")
+        self._cache.setdefault("trust_store_loaded_at", time.monotonic())
+        return store
 
     def receipt_signer(self) -> ReceiptSigner:
         return self._cached("receipt_signer", self.receipt_signer_factory, "receipt key")
@@ -89,6 +97,7 @@ class AppState:
                     self._cache.pop(key, None)
             else:
                 self._cache.pop(name, None)
+                self._cache.pop(f"{name}_loaded_at", None)
 
     def readiness_probes(self) -> dict[str, Callable[[], str]]:
         """Named checks beyond the database; each returns ``"ok"`` or a short reason."""
