@@ -164,3 +164,22 @@ def test_mutated_sod_gives_lds_error_only(data):
 
 
 _SOD_SAMPLE = make_sod(v1=True)
+
+
+def test_content_type_registration_is_import_order_safe():
+    """Importing the LDS after asn1crypto built ContentType's name map must not break CMS by name
+    (the registration used to reset the map to None, which asn1crypto never rebuilds)."""
+    import pathlib
+    import subprocess
+    import sys
+
+    code = (
+        "from asn1crypto import cms; cms.ContentType('signed_data');"
+        "import icao9303.lds;"
+        "print(cms.ContentType('signed_data').dotted, cms.ContentType('lds_security_object').dotted,"
+        " cms.ContentType('security_object').dotted)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=pathlib.Path(__file__).parent.parent, timeout=60)
+    assert out.stdout.split() == ["1.2.840.113549.1.7.2", oids.ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT,
+                                  oids.ID_SECURITY_OBJECT]

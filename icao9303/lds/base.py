@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asn1crypto import cms, core
+
 from icao9303.errors import LDSError, TLVError
 from icao9303.tlv import TLVNode, encode_tlv, parse_tlv, unwrap_tlv
 
@@ -15,6 +17,7 @@ __all__ = [
     "file_info",
     "lds_children",
     "lds_unwrap",
+    "register_econtent_type",
 ]
 
 
@@ -113,3 +116,18 @@ class BytesEquality:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.to_bytes()))
+
+
+def register_econtent_type(oid: str, name: str, spec: type[core.Asn1Value]) -> None:
+    """Teach asn1crypto's CMS an eContentType (RFC 5652 §5.2): `oid` <-> `name`, eContent parsed as `spec`.
+
+    Idempotent and independent of import order: asn1crypto builds `ContentType._reverse_map` (name ->
+    OID) once, lazily, and never again; resetting it to None after it was built (what this module did
+    before) made every later ``ContentType("signed_data")`` fail with a TypeError. So the entry is added
+    to the map that exists, or left for asn1crypto to build from `_map`.
+    """
+    cms.ContentType._map[oid] = name
+    reverse = cms.ContentType.__dict__.get("_reverse_map")
+    if reverse is not None:
+        reverse[name] = oid
+    cms.EncapsulatedContentInfo._oid_specs[name] = spec

@@ -16,7 +16,7 @@ from asn1crypto import algos, cms, core, keys
 
 from icao9303.errors import LDSError, TLVError
 from icao9303.lds import oids
-from icao9303.lds.base import BytesEquality
+from icao9303.lds.base import BytesEquality, register_econtent_type
 from icao9303.tlv import encode_tlv, unwrap_tlv
 
 __all__ = [
@@ -273,9 +273,7 @@ class SecurityInfosSet(core.SetOf):
 
 def _register_content_types() -> None:
     """Teach asn1crypto's CMS the eContentType of EF.CardSecurity, id-SecurityObject (idempotent)."""
-    cms.ContentType._map[oids.ID_SECURITY_OBJECT] = "security_object"
-    cms.ContentType._reverse_map = None  # rebuilt lazily from _map
-    cms.EncapsulatedContentInfo._oid_specs["security_object"] = SecurityInfosSet
+    register_econtent_type(oids.ID_SECURITY_OBJECT, "security_object", SecurityInfosSet)
 
 
 _register_content_types()

@@ -22,7 +22,7 @@ from asn1crypto import algos, cms, core, x509
 
 from icao9303.errors import LDSError, TLVError
 from icao9303.lds import oids
-from icao9303.lds.base import BytesEquality
+from icao9303.lds.base import BytesEquality, register_econtent_type
 from icao9303.lds.security_infos import ASN1_ERRORS
 from icao9303.tlv import encode_tlv, unwrap_tlv
 
@@ -85,10 +85,10 @@ class LDSSecurityObject(core.Sequence):
 
 
 def _register_content_types() -> None:
-    """Teach asn1crypto's CMS the eContentType of EF.SOD (idempotent)."""
-    cms.ContentType._map[oids.ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT] = "lds_security_object"
-    cms.ContentType._reverse_map = None  # rebuilt lazily from _map
-    cms.EncapsulatedContentInfo._oid_specs["lds_security_object"] = LDSSecurityObject
+    """Teach asn1crypto's CMS the eContentType of EF.SOD (idempotent, any import order)."""
+    register_econtent_type(
+        oids.ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, "lds_security_object", LDSSecurityObject
+    )
 
 
 def hash_name(algorithm: algos.DigestAlgorithm | str) -> str:
