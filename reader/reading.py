@@ -437,8 +437,10 @@ class FileReader:
             if sw in _SM_ABORT and self.reopen is not None and resumes < self.max_resumes:
                 resumes = self._recover(f, _status_error(sw, "READ BINARY", f.name), resumes)
                 continue
-            if sw == 0x6B00 and total is None and data:
-                break  # offset beyond the end: a non-TLV file ended exactly on a chunk boundary
+            if sw == 0x6B00 and data:
+                if total is None:
+                    break  # offset beyond the end: a non-TLV file ended exactly on a chunk boundary
+                raise MalformedFileError(f"{f.name} shorter than its TLV length", step="READ BINARY")
             if sw not in (0x9000, 0x6282):
                 raise _status_error(sw, "READ BINARY", f.name)
             if offset > 0x7FFF:

@@ -742,3 +742,11 @@ def test_csca_revoked(card2021):
     chip, _ = resign(card2021, new)
     r = inspect(chip, can_key(card2021.can), new.trust_store())
     assert failed(r)["pa.ds_path"] is ReasonCode.CSCA_REVOKED
+
+
+@pytest.mark.parametrize("content", [b"\x30\x03\x02\x01", b"\x30\x80", b"\x31\x00"])
+def test_malformed_card_security(card2024, content):
+    chip = with_files(card2024, {"EF.CardSecurity": content})
+    r = inspect(chip, can_key(card2024.can), card2024.pki.trust_store())
+    assert r.verdict is Outcome.FAILED
+    assert ReasonCode.MALFORMED_FILE in set(failed(r).values()), failed(r)
