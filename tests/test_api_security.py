@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from population.db import make_engine, session_scope, upgrade_database
@@ -165,3 +167,33 @@ def test_rate_limiter_window():
     limiter.hit("b")  # keys are independent
     now[0] = 10.0
     limiter.hit("a")  # a new window
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300) | st.binary(max_size=200).map(lambda b: "v1." + b.hex() + ".AAAA"))
+def test_hostile_tokens_only_unauthenticated(token):
+    from station_api.errors import Unauthenticated
+
+    codec = TokenCodec(b"0123456789abcdef0123456789abcdef", lifetime_s=60)
+    with pytest.raises(Unauthenticated):
+        codec.verify(token)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=500))
+def test_hostile_certificate_headers_only_unauthenticated(header):
+    from station_api.errors import Unauthenticated
+    from station_api.security import parse_forwarded_certificate
+
+    with pytest.raises(Unauthenticated):
+        parse_forwarded_certificate(header)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=300))
+def test_hostile_password_hashes_never_crash(password, stored):
+    from station_api.errors import Unauthenticated
+    from station_api.security import verify_password
+
+    with pytest.raises(Unauthenticated):
+        verify_password(password, stored)
