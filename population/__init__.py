@@ -30,6 +30,7 @@ Public API (stable; other areas call these)::
     mark_issued(session, card_number, *, actor, issue_date, expiry_date, ca_public_key_sha256,
                 aa_public_key_sha256, sod_hash, sod_hash_algorithm, ds_certificate: bytes,
                 replaces: str | None = None) -> Card      # replaces=old card: old → "replaced", same txn
+    replace_card(session, old_card_number, new_card_number, *, actor, **mark_issued_kwargs) -> Card
     mark_spoiled(session, card_number, *, actor, reason) -> Card
     report_lost(session, card_number, *, actor, stolen=False, reason=None) -> Card
     revoke_card(session, card_number, *, actor, reason) -> Card
@@ -77,6 +78,7 @@ from population.cards import (
     mark_spoiled,
     public_key_sha256,
     register_card,
+    replace_card,
     report_lost,
     revoke_card,
     valid_card,
@@ -131,6 +133,7 @@ __all__ = [
     "register_birth",
     "register_card",
     "reject_update",
+    "replace_card",
     "report_lost",
     "revoke_card",
     "session_scope",

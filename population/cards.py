@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -149,6 +150,14 @@ def mark_issued(session: Session, card_number: str, *, actor: str, issue_date: d
         raise CardRegistryError("person already holds a valid card", reason="VALID_CARD_EXISTS",
                                 card_number=card_number) from exc
     return card
+
+
+def replace_card(session: Session, old_card_number: str, new_card_number: str, *, actor: str,
+                 **issue: Any) -> Card:
+    """Issue ``new_card_number`` (already registered, read back OK) as the replacement of the old card:
+    a valid old card becomes ``replaced`` in the same transaction; a lost/stolen/revoked one just stays
+    as it is and is linked. ``issue`` = the keyword arguments of :func:`mark_issued`."""
+    return mark_issued(session, new_card_number, actor=actor, replaces=old_card_number, **issue)
 
 
 def mark_spoiled(session: Session, card_number: str, *, actor: str, reason: str) -> Card:

@@ -67,6 +67,18 @@ def test_lifecycle_and_lookups(engine, pid):
         cards.register_card(s, card_number="C9", personal_id="001090999999", firmware_profile="p", actor="a")
 
 
+def test_replace_lost_card(engine, pid):
+    _issue(engine, pid, "L1")
+    with session_scope(engine) as s:
+        cards.report_lost(s, "L1", actor="op", stolen=True, reason="bag stolen")
+        cards.register_card(s, card_number="L2", personal_id=pid, firmware_profile="p", actor="op")
+        new = cards.replace_card(s, "L1", "L2", actor="op", **ISSUE)
+        assert new.status == "issued" and new.replaces_card_number == "L1"
+    with session_scope(engine) as s:
+        assert cards.find_card(s, "L1").status == "stolen"
+        assert cards.valid_card(s, pid).card_number == "L2"
+
+
 def test_second_valid_card_refused_and_spoiled(engine, pid):
     _issue(engine, pid, "C0001")
     with pytest.raises(CardRegistryError) as exc:
