@@ -717,15 +717,22 @@ class PKI:
         a DS that is revoked, rotated out, outside its private key usage period, or whose document type
         list lacks ``doc_type``; counts the signature and writes it to the audit trail.
         """
+        from icao9303.errors import ICAOError
         from icao9303.lds.sod import SOD_TAG, build_lds_security_object
         from icao9303.tlv import encode_tlv
+        from pki.algorithms import HASH_SIZES
 
-        lso = build_lds_security_object(
-            hash_name(hash_algorithm),
-            dict(data_group_hashes),
-            lds_version=lds_version,
-            unicode_version=unicode_version,
-        )
+        h = hash_name(hash_algorithm)
+        hashes = dict(data_group_hashes)
+        for number, value in hashes.items():
+            if not isinstance(number, int) or not 1 <= number <= 16:
+                raise PKIError(f"data group number {number!r} is not 1..16", code="SOD_INPUT_INVALID")
+            if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZES[h]:
+                raise PKIError(f"DG{number} hash is not a {h} digest ({HASH_SIZES[h]} bytes)", code="SOD_INPUT_INVALID")
+        try:
+            lso = build_lds_security_object(h, hashes, lds_version=lds_version, unicode_version=unicode_version)
+        except ICAOError as exc:
+            raise PKIError(f"cannot build the LDS security object: {exc}", code="SOD_INPUT_INVALID") from exc
         ci = self._sign_with_ds(ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT, lso.dump(), doc_type, now, "sod")
         # Not re-parsed through SOD.from_content_info (7 ms of asn1crypto per SOD): every part was just
         # built from checked values; the tests parse what we produce with SOD.from_bytes.

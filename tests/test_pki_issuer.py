@@ -229,3 +229,13 @@ def test_sign_card_security_uses_current_ds_and_counts(pki):
     assert result.signer_certificate.dump() == pki.current_ds()[1].dump()
     assert pki.signature_count(pki.current_ds()[0]) == 1
     assert [e["details"]["purpose"] for e in pki.audit.entries() if e["op"] == "key.sign"][-1] == "card-security"
+
+
+def test_sign_sod_rejects_bad_input_before_signing(pki):
+    from pki.errors import PKIError
+
+    for bad in ({1: b"short", 2: DGS[2]}, {0: DGS[1], 2: DGS[2]}, {1: DGS[1]}):
+        with pytest.raises(PKIError) as info:
+            pki.sign_sod(bad, now=T0)
+        assert info.value.code == "SOD_INPUT_INVALID"
+    assert pki.signature_count(pki.current_ds()[0]) == 0
