@@ -317,7 +317,8 @@ def _chip_authentication(run: _Run, dg14: bytes | None) -> None:
         except (ReaderError, Exception) as exc:
             if isinstance(exc, TransportError):
                 raise
-            reason = exc.reason if isinstance(exc, ReaderError) else ReasonCode.CAM_FAILED
+            reason = exc.reason if isinstance(exc, ReaderError) else (
+                ReasonCode.MALFORMED_FILE if _malformed(exc) else ReasonCode.CAM_FAILED)
             why = getattr(exc, "reason", type(exc).__name__)
             run.checks.append(Check.failed("ca", reason, f"PACE-CAM: {why}"))
         return
