@@ -239,3 +239,25 @@ def test_sign_sod_rejects_bad_input_before_signing(pki):
             pki.sign_sod(bad, now=T0)
         assert info.value.code == "SOD_INPUT_INVALID"
     assert pki.signature_count(pki.current_ds()[0]) == 0
+
+
+def _sign_many(home: str, keys: str, n: int) -> None:
+    p = PKI(home, FileKeyStore(keys, "pw"), fsync_audit=False)
+    for _ in range(n):
+        p.sign_sod(DGS, now=T0 + timedelta(hours=1))
+
+
+def test_concurrent_signers_share_counter_and_audit_chain(pki, tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_sign_many, args=(str(pki.home), str(tmp_path / "keys"), 8)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    assert pki.signature_count(pki.current_ds()[0]) == 16
+    verify_audit_trail(pki.audit.path)
+    counts = [e["details"]["count"] for e in pki.audit.entries() if e["details"].get("purpose") == "sod"]
+    assert sorted(counts) == list(range(1, 17))
