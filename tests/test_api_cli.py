@@ -23,7 +23,11 @@ def _free_port() -> int:
 
 
 def test_serve_starts_on_backend_and_init_admin(workspace, db_url, capsys, monkeypatch):
-    monkeypatch.setenv("CANCUOC_DATABASE_URL", db_url)
+    if db_url.startswith("sqlite"):  # the embedded default: no URL, the SQLite file in CANCUOC_HOME
+        monkeypatch.delenv("CANCUOC_DATABASE_URL", raising=False)
+        db_url = f"sqlite:///{workspace / 'population.sqlite3'}"
+    else:
+        monkeypatch.setenv("CANCUOC_DATABASE_URL", db_url)
     monkeypatch.setenv("CANCUOC_ADMIN_PASSWORD", "a long admin passphrase")
     assert main(["serve", "--init-admin", "root", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["role"] == "admin"
@@ -58,6 +62,8 @@ def test_serve_starts_on_backend_and_init_admin(workspace, db_url, capsys, monke
         proc.wait(timeout=10)
 
     capsys.readouterr()
+    if "sqlite" in db_url:
+        assert (workspace / "population.sqlite3").exists()
     assert main(["audit", "verify", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["intact"] and report["entries"] == 2  # operator.create + auth.token
