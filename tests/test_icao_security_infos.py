@@ -322,3 +322,25 @@ def test_algorithm_names_do_not_depend_on_import_order():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=pathlib.Path(__file__).parent.parent, timeout=60)
     assert out.stdout.split() == [oids.STANDARDIZED_DOMAIN_PARAMETERS, oids.ID_EC_PUBLIC_KEY]
+
+
+def test_domain_parameter_infos_accept_asn1crypto_algorithms():
+    """PACEDomainParameterInfo / ChipAuthenticationDomainParameterInfo built with asn1crypto's
+    PublicKeyAlgorithm keep its bytes; standardizedDomainParameters reads its id."""
+    from asn1crypto import keys as a_keys
+
+    from icao9303.lds.security_infos import ChipAuthenticationDomainParameterInfo, PACEDomainParameterInfo
+
+    named = a_keys.PublicKeyAlgorithm({"algorithm": "ec", "parameters": a_keys.ECDomainParameters(
+        name="named", value="1.3.36.3.3.2.8.1.1.7")})
+    pace = PACEDomainParameterInfo({"protocol": oids.ID_PACE_ECDH_GM, "domain_parameter": named, "parameter_id": 31})
+    assert pace["domain_parameter"].dump() == named.dump()
+    raw = encode_tlv(0x31, pace.dump() + ChipAuthenticationDomainParameterInfo.load(
+        encode_tlv(0x30, encode_tlv(0x06, bytes.fromhex("04007F0007020203" "02")) + _STD_13)).dump())
+    si = SecurityInfos.from_bytes(raw)
+    assert si.malformed == [] and si.to_bytes() == raw
+    assert si.chip_authentication_domain_parameter_infos[0]["domain_parameter"].standardized_parameter_id == 13
+    described = si.describe()
+    assert described[0]["domain_parameter"]["parameters"] == "brainpoolp256r1"
+    assert described[1]["domain_parameter"] == {"algorithm": "standardizedDomainParameters", "parameter_id": 13,
+                                                "parameters": "BrainpoolP256r1"}

@@ -66,6 +66,16 @@ class SecurityInfo(core.Sequence):
         ("optional_data", core.Any, {"optional": True}),
     ]
 
+    _coerce: ClassVar[dict[str, type[core.Asn1Value]]] = {}
+    """Fields whose lenient class here differs from asn1crypto's: values built from asn1crypto's
+    `PublicKeyInfo` / `PublicKeyAlgorithm` are re-read as the lenient class (same bytes)."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        spec = self._coerce.get(key) if isinstance(key, str) else None
+        if spec is not None and isinstance(value, core.Asn1Value) and not isinstance(value, spec):
+            value = spec.load(value.dump())
+        super().__setitem__(key, value)
+
     @property
     def protocol(self) -> str:
         return self["protocol"].dotted
@@ -165,13 +175,6 @@ class SubjectPublicKeyInfo(keys.PublicKeyInfo):
         """The key as carried in the BIT STRING (an encoded ECPoint, or the DER INTEGER of a DH key)."""
         return bytes(self["public_key"].contents[1:])
 
-    @classmethod
-    def coerce(cls, value: object) -> object:
-        """`value` as this class when it is another asn1crypto SubjectPublicKeyInfo (e.g. asn1crypto's
-        `PublicKeyInfo`), by re-reading its encoding; anything else unchanged."""
-        if isinstance(value, core.Asn1Value) and not isinstance(value, cls):
-            return cls.load(value.dump())
-        return value
 
 
 class PACEDomainParameterInfo(SecurityInfo):
@@ -183,6 +186,7 @@ class PACEDomainParameterInfo(SecurityInfo):
         ("domain_parameter", SubjectPublicKeyAlgorithm),
         ("parameter_id", core.Integer, {"optional": True}),
     ]
+    _coerce: ClassVar[dict[str, type[core.Asn1Value]]] = {"domain_parameter": SubjectPublicKeyAlgorithm}
 
 
 class ChipAuthenticationInfo(SecurityInfo):
@@ -205,6 +209,7 @@ class ChipAuthenticationDomainParameterInfo(SecurityInfo):
         ("domain_parameter", SubjectPublicKeyAlgorithm),
         ("key_id", core.Integer, {"optional": True}),
     ]
+    _coerce: ClassVar[dict[str, type[core.Asn1Value]]] = {"domain_parameter": SubjectPublicKeyAlgorithm}
 
 
 class ChipAuthenticationPublicKeyInfo(SecurityInfo):
@@ -221,6 +226,7 @@ class ChipAuthenticationPublicKeyInfo(SecurityInfo):
         ("chip_authentication_public_key", SubjectPublicKeyInfo),
         ("key_id", core.Integer, {"optional": True}),
     ]
+    _coerce: ClassVar[dict[str, type[core.Asn1Value]]] = {"chip_authentication_public_key": SubjectPublicKeyInfo}
 
     def check_structure(self) -> None:
         """Raise ValueError when the key's BIT STRING has unused bits: an ECPoint or a DER INTEGER
@@ -228,10 +234,6 @@ class ChipAuthenticationPublicKeyInfo(SecurityInfo):
         if self["chip_authentication_public_key"]["public_key"].contents[:1] != b"\x00":
             raise ValueError("subjectPublicKey with unused bits")
 
-    def __setitem__(self, key: object, value: object) -> None:
-        if key == "chip_authentication_public_key":
-            value = SubjectPublicKeyInfo.coerce(value)
-        super().__setitem__(key, value)
 
 
 class FileID(core.Sequence):
