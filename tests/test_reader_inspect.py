@@ -750,3 +750,31 @@ def test_malformed_card_security(card2024, content):
     r = inspect(chip, can_key(card2024.can), card2024.pki.trust_store())
     assert r.verdict is Outcome.FAILED
     assert ReasonCode.MALFORMED_FILE in set(failed(r).values()), failed(r)
+
+
+def test_correct_le_step_down_under_sm(monkeypatch):
+    """A chip answering 6Cxx (wrong Le, xx = what it accepts) to an oversize READ BINARY, through SM:
+    the reader asks for xx next, and the SM counter stays in step (a firmware profile variant)."""
+    import dataclasses
+
+    import firmware_profiles
+    import firmware_profiles.state
+    from firmware_profiles.profile import load_profile as real_load
+    from reader.access import open_session
+    from reader.reading import FILES, FileReader
+
+    base = real_load("legacy-bac")
+    variant = dataclasses.replace(base, name="test-6cxx", apdu=dataclasses.replace(
+        base.apdu, oversize_read="correct_le", max_read_binary=200))
+
+    def load(name):
+        return variant if name == "test-6cxx" else real_load(name)
+
+    monkeypatch.setattr(firmware_profiles, "load_profile", load)
+    monkeypatch.setattr(firmware_profiles.state, "load_profile", load)
+    card = personalize("test-6cxx", dg2_size=3000)
+    session = open_session(InProcessTransport(card.chip), mrz_key_from_text(card.mrz))
+    reader = FileReader(session.transport, initial_size=256, memory=ReadSizeMemory())
+    assert reader.read(FILES["DG2"]) == card.files["DG2"]
+    assert reader.size == 200 and reader.stats.step_downs == 1
+    assert reader.read(FILES["DG1"]) == card.files["DG1"]
