@@ -61,14 +61,22 @@ def test_harsh_photographs(backs, seed):
     assert read_mrz(photo).lines == tuple(SPECIMENS[1]["mrz"])
 
 
-def test_card_filling_the_frame_is_read_by_deskewing(backs):
-    """No background around the card: no outline to rectify, so the whole image is deskewed."""
+@pytest.mark.parametrize("seed", [3, 4])
+def test_card_on_a_white_desk_is_rectified_on_the_mrz_itself(backs, seed):
+    """No contrast between card and background, so no outline: the three MRZ lines give the homography."""
+    photo = photograph(backs[("tran_thi_binh", "cccd2021")], seed, PhotoParams(background=(235, 238, 240)))
+    reading = read_mrz(photo)
+    assert reading.lines == tuple(SPECIMENS[1]["mrz"]) and reading.method == "band"
+
+
+def test_card_filling_the_frame_is_read_without_an_outline(backs):
+    """No background around the card: no outline to rectify; the MRZ lines (or deskewing) do it."""
     back = backs[("nguyen_van_an", "cccd2021")]
     h, w = back.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)
     tilted = cv2.warpAffine(back, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
     reading = read_mrz(tilted)
-    assert reading.lines == tuple(SPECIMENS[0]["mrz"]) and reading.method == "deskew"
+    assert reading.lines == tuple(SPECIMENS[0]["mrz"]) and reading.method in ("band", "deskew")
 
 
 def test_icao_specimen_with_generic_field_rules(backs):
@@ -115,7 +123,7 @@ def test_uncorrectable_check_digit_is_an_error():
 def test_no_mrz_is_reported_not_crashed(image):
     with pytest.raises(MRZReadError) as err:
         read_mrz(image)
-    assert err.value.code in ("mrz.not_found", "mrz.segmentation_failed")
+    assert err.value.code in ("mrz.not_found", "mrz.segmentation_failed", "mrz.low_confidence")
 
 
 def test_glyph_classifier_recognises_every_rendered_character():

@@ -34,6 +34,7 @@ from reader.capture.ocrb import MRZ_ALPHABET, classify, normalize_glyph
 
 ID1_ASPECT = 85.60 / 53.98
 CARD_W = 1200  # canonical card width in px after rectification (≈ 14 px/mm; MRZ pitch ≈ 35.6 px)
+MRZ_LINE_PITCH_RATIO = 4.0 / 2.54  # line spacing / character pitch of a TD1 MRZ (as card_face prints it)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 FILLER = "<"
@@ -230,14 +231,22 @@ def _grid(row: _Row, pitch0: float) -> np.ndarray | None:
     boxes = sorted(row.boxes)
     heights = np.array([b[3] for b in boxes])
     hmed = float(np.median(heights))
-    singles = [b for b in boxes if b[3] >= 0.55 * hmed and b[2] <= 1.2 * pitch0]
+    # single glyphs: full height, not wider than a cell, not a sliver (card edges, scratches)
+    singles = [b for b in boxes if b[3] >= 0.55 * hmed and 0.2 * hmed <= b[2] <= 1.2 * pitch0]
     if len(singles) < 10:
         return None
     cx = np.array([b[0] + b[2] / 2 for b in singles])
-    ks = np.round((cx - cx[0]) / pitch0)
-    for _ in range(2):
+    # the median centre as the origin: a stray mark at either end cannot shift the whole grid
+    ref = cx[len(cx) // 2]
+    ks = np.round((cx - ref) / pitch0)
+    for _ in range(3):
         a = np.vstack([np.ones_like(ks), ks]).T
         (x0, p), *_ = np.linalg.lstsq(a, cx, rcond=None)
+        resid = np.abs(cx - (x0 + p * ks))
+        inliers = resid < 0.3 * p
+        if inliers.sum() >= 10 and not inliers.all():
+            cx, ks = cx[inliers], ks[inliers]
+            (x0, p), *_ = np.linalg.lstsq(np.vstack([np.ones_like(ks), ks]).T, cx, rcond=None)
         ks = np.round((cx - x0) / p)
     kmin, kmax = int(ks.min()), int(ks.max())
     if kmax - kmin + 1 < 28 or not 0.8 * pitch0 < p < 1.25 * pitch0:
@@ -394,11 +403,98 @@ def _read_rows(gray: np.ndarray, pitch: float) -> tuple[np.ndarray, list[_Row]]:
     raise MRZReadError("no 3 × 30 MRZ band found", code=MRZ_NOT_FOUND)
 
 
+def _glyph_chains(gray: np.ndarray) -> list[np.ndarray]:
+    """Chains of glyph-like components, left to right, evenly pitched on one line (candidate MRZ lines).
+
+    Each chain is an (n, 3) array of (x, y, height) glyph centres. A glyph links to the next one on its
+    right at about one OCR-B pitch (≈ 1.05 × the capital height), at the same height and size.
+    """
+    ink = cv2.adaptiveThreshold(cv2.GaussianBlur(gray, (3, 3), 0), 255, cv2.ADAPTIVE_THRESH_MEAN_C,
+                                cv2.THRESH_BINARY_INV, 31, 15)
+    n, _, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    hs = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
+    ws = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    ok = (hs >= 8) & (hs <= 120) & (ws <= 1.6 * hs) & (areas >= 0.06 * hs * hs)
+    idx = np.nonzero(ok)[0]
+    if len(idx) < 30 or len(idx) > 20_000:
+        return []
+    # a glyph's box centre (not the ink centroid: '<' and '7' lean) and height
+    pts = np.stack([stats[1:, 0][idx] + ws[idx] / 2, stats[1:, 1][idx] + hs[idx] / 2, hs[idx]], axis=1)
+    del centroids, n
+    order = np.argsort(pts[:, 0])
+    pts = pts[order]
+    xs = pts[:, 0]
+    nxt = np.full(len(pts), -1)
+    for i, (x, y, hgt) in enumerate(pts):
+        lo, hi = np.searchsorted(xs, [x + 0.6 * hgt, x + 1.7 * hgt])
+        best, best_d = -1, 1e9
+        for j in range(lo, hi):
+            xj, yj, hj = pts[j]
+            if abs(yj - y) < 0.35 * hgt and 0.7 * hgt < hj < 1.4 * hgt:
+                d = abs(xj - x - 1.05 * hgt) + abs(yj - y)
+                if d < best_d:
+                    best, best_d = j, d
+        nxt[i] = best
+    has_prev = np.zeros(len(pts), bool)
+    has_prev[nxt[nxt >= 0]] = True
+    chains = []
+    for start in np.nonzero(~has_prev)[0]:
+        chain = [start]
+        while nxt[chain[-1]] >= 0 and len(chain) < 40:
+            chain.append(nxt[chain[-1]])
+        if len(chain) >= 26:
+            chains.append(pts[chain])
+    return chains
+
+
+def _mrz_band_views(gray: np.ndarray, pitch: float) -> Iterator[np.ndarray]:
+    """Views rectified on the MRZ itself: three parallel, evenly spaced glyph chains of about 30 glyphs give
+    the homography to a canonical MRZ block, whatever the card's outline or background (a white desk)."""
+    h, w = gray.shape
+    scale = 1600 / max(h, w) if max(h, w) > 1600 else 1.0
+    small = gray if scale == 1.0 else cv2.resize(gray, (round(w * scale), round(h * scale)),
+                                                 interpolation=cv2.INTER_AREA)
+    chains = sorted(_glyph_chains(small), key=lambda c: float(c[:, 1].mean()))
+    line_pitch = pitch * MRZ_LINE_PITCH_RATIO
+    used = 0
+    for i in range(len(chains) - 2):
+        trio = chains[i:i + 3]
+        spans = [c[-1, :2] - c[0, :2] for c in trio]
+        lengths = [float(np.linalg.norm(v)) for v in spans]
+        if max(lengths) > 1.15 * min(lengths):
+            continue
+        dirs = [v / max(n, 1e-6) for v, n in zip(spans, lengths, strict=True)]
+        if min(float(np.dot(dirs[0], d)) for d in dirs[1:]) < 0.995:
+            continue
+        mids = [c[:, :2].mean(axis=0) for c in trio]
+        gaps = [float(np.linalg.norm(mids[1] - mids[0])), float(np.linalg.norm(mids[2] - mids[1]))]
+        hgt = float(np.median(trio[0][:, 2]))
+        if abs(gaps[0] - gaps[1]) > 0.3 * max(gaps) or not 1.1 * hgt < gaps[0] < 2.5 * hgt:
+            continue
+        # first and last glyph centres of lines 1 and 3 → glyph 0 and glyph 29 of a canonical MRZ
+        src = np.array([trio[0][0, :2], trio[0][-1, :2], trio[2][-1, :2], trio[2][0, :2]], np.float32) / scale
+        left = 2 * pitch
+        top = 1.5 * line_pitch
+        x0, x1 = left + 0.5 * pitch, left + 29.5 * pitch
+        dst = np.array([[x0, top], [x1, top], [x1, top + 2 * line_pitch], [x0, top + 2 * line_pitch]],
+                       np.float32)
+        m = cv2.getPerspectiveTransform(src, dst)
+        size = (round(left * 2 + 30 * pitch), round(5 * line_pitch))
+        yield cv2.warpPerspective(gray, m, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        used += 1
+        if used == 2:
+            return
+
+
 def _candidates(gray: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     for quad in find_card_quads(gray)[:2]:
         card = rectify_card(gray, quad)
         yield "card", card
         yield "card", cv2.rotate(card, cv2.ROTATE_180)
+    for band in _mrz_band_views(gray, CARD_W * 2.54 / 85.60):
+        yield "band", band
+        yield "band", cv2.rotate(band, cv2.ROTATE_180)
     whole = _deskew(gray)
     yield "deskew", whole
     yield "deskew", cv2.rotate(whole, cv2.ROTATE_180)
