@@ -523,3 +523,132 @@ def test_dg13_property_round_trip(values, parents):
         assert back.text(n) == v
     if parents:
         assert (back.father_name, back.mother_name) == parents
+
+
+# --- DG2 in ISO/IEC 39794-5 ----------------------------------------------------------------------
+from icao9303.lds.dg2 import (  # noqa: E402
+    FORMAT_TYPE_FACE_39794_5,
+    DateTimeBlock39794,
+    FaceImageInformation2D,
+    FaceRepresentation39794,
+)
+
+
+def _i(tag: int, n: int) -> bytes:
+    return encode_tlv(tag, n.to_bytes(n.bit_length() // 8 + 1, "big", signed=True))
+
+
+def hand_39794_block(image: bytes, *, wrapper: str = "A1/65", extension_code: bool = False) -> bytes:
+    """A face image data block written out by hand from the ASN.1 module's tags (see icao9303.lds.dg2),
+    independently of the module's encoder: version 3/2019, one representation with a JPEG 640x480,
+    a capture date, a quality block [3] and a landmark block [9] the module does not model."""
+    fmt = encode_tlv(0xA0, encode_tlv(0xA1, _i(0x80, 2))) if extension_code else encode_tlv(0xA0, _i(0x80, 2))
+    info = encode_tlv(0xA1, fmt + encode_tlv(0xA1, _i(0x80, 0))
+                      + encode_tlv(0xA7, _i(0x80, 640) + _i(0x81, 480)) + encode_tlv(0xA9, _i(0x80, 2)))
+    block_2d = encode_tlv(0xA0, encode_tlv(0x80, image) + info)
+    rep = encode_tlv(0x30, _i(0x80, 0) + encode_tlv(0xA1, encode_tlv(0xA0, block_2d))
+                     + encode_tlv(0xA2, _i(0x80, 2024) + _i(0x81, 7) + _i(0x82, 1))
+                     + encode_tlv(0xA3, encode_tlv(0x30, _i(0x80, 55)))
+                     + encode_tlv(0xA9, encode_tlv(0x30, b"\x80\x01\x01")))
+    body = encode_tlv(0xA0, _i(0x80, 3) + _i(0x81, 2019)) + encode_tlv(0xA1, rep)
+    if wrapper == "A1/65":
+        return encode_tlv(0xA1, encode_tlv(0x65, body))
+    if wrapper == "A1":
+        return encode_tlv(0xA1, body)
+    return encode_tlv(0x65, body)
+
+
+@pytest.mark.parametrize("wrapper", ["A1/65", "A1", "65"])
+def test_dg2_39794_structure_parsed(wrapper):
+    image = jpeg()
+    block = hand_39794_block(image, wrapper=wrapper)
+    record = Face39794Record.from_bytes(block)
+    assert record.conformant, record.issues
+    assert record.wrapper == wrapper and record.version == (3, 2019)
+    (rep,) = record.representations
+    assert rep.representation_id == 0 and rep.image_data == image and rep.mime_type == "image/jpeg"
+    info = rep.image_information
+    assert (info.image_data_format, info.face_image_kind, info.width, info.height, info.image_colour_space) == (
+        2, 0, 640, 480, 2)
+    assert rep.capture_date_time == DateTimeBlock39794(2024, 7, 1)
+    assert [n for n, _ in rep.other] == [3, 9]  # quality and landmark blocks kept as read
+    described = rep.describe()
+    assert described["other_blocks"] == ["qualityBlocks", "landmarkBlocks"]
+    assert described["image_data_format"] == "jpeg" and described["capture_date_time"] == "2024-07-01"
+    # inside a DG2: byte-exact, and the image is the portrait
+    bit = BiometricInformationTemplate.for_face_39794(record)
+    back = assert_round_trip(DG2, DG2((bit,)))
+    assert back.face_images == [("image/jpeg", image)]
+    assert back.templates[0].format_type == FORMAT_TYPE_FACE_39794_5
+    if wrapper == "A1/65":  # the module writes this form: re-encoding the parsed fields gives the same bytes
+        assert Face39794Record.build(record.representations, version=record.version).raw == block
+
+
+def test_dg2_39794_code_extension_fallback():
+    record = Face39794Record.from_bytes(hand_39794_block(b"\xff\xd8\xff", extension_code=True))
+    assert record.conformant and record.representations[0].image_information.image_data_format == 2
+
+
+def test_dg2_39794_build_round_trip_and_jpeg2000():
+    j2k = jpeg2000()
+    dg2 = DG2.from_image_39794(j2k, 32, 40, jpeg2000=True, capture_date_time=DateTimeBlock39794(2025, 1, 2, 3, 4, 5))
+    back = assert_round_trip(DG2, dg2)
+    face = back.templates[0].face
+    assert isinstance(face, Face39794Record) and face.conformant
+    assert back.face_images == [("image/jp2", j2k)]
+    assert face.representations[0].capture_date_time.second == 5
+    assert back.describe()["templates"][0]["representations"][0]["image_data_format"] == "jpeg2000Lossy"
+
+
+@pytest.mark.parametrize("block", [
+    encode_tlv(0xA1, encode_tlv(0x65, encode_tlv(0xA0, b""))),  # no representation blocks, no version
+    encode_tlv(0xA1, encode_tlv(0x65, encode_tlv(0xA1, encode_tlv(0x30, _i(0x80, 0))))),  # no image
+    encode_tlv(0x30, b""),  # not A1
+    encode_tlv(0xA1, encode_tlv(0x65, b"\x04\x00")),  # universal tag inside
+])
+def test_dg2_39794_deviations_are_reported_not_fatal(block):
+    record = Face39794Record.from_bytes(block)
+    assert not record.conformant and record.issues
+    back = assert_round_trip(DG2, DG2((BiometricInformationTemplate.for_face_39794(record),)))
+    assert back.templates[0].face.issues == record.issues
+    assert "issues" in back.describe()["templates"][0]
+
+
+_small = st.integers(0, 70000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.builds(
+    FaceRepresentation39794,
+    representation_id=st.integers(0, 300),
+    image_data=st.binary(max_size=40),
+    image_information=st.builds(
+        FaceImageInformation2D, image_data_format=st.sampled_from([0, 2, 3, 4]),
+        face_image_kind=st.none() | st.integers(0, 1), width=_small, height=_small,
+        image_colour_space=st.none() | st.integers(0, 6), lens_focal_length=st.none() | _small),
+    capture_date_time=st.none() | st.builds(DateTimeBlock39794, st.integers(0, 9999), st.none() | st.integers(1, 12)),
+    session_id=st.none() | st.integers(-5, 10**6),
+), min_size=1, max_size=3))
+def test_dg2_39794_property_round_trip(reps):
+    record = Face39794Record.build(reps)
+    back = Face39794Record.from_bytes(record.raw)
+    assert back.conformant and back.representations == tuple(reps)
+    assert_round_trip(DG2, DG2((BiometricInformationTemplate.for_face_39794(back),)))
+
+
+_SAMPLE_39794 = DG2.from_image_39794(jpeg(16, 16), 16, 16).to_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_mutated_39794_dg2_gives_lds_error_only(data):
+    raw = bytearray(_SAMPLE_39794)
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        dg2 = DG2.from_bytes(bytes(raw))
+    except ICAOError as exc:
+        assert isinstance(exc, LDSError), type(exc)
+    else:
+        dg2.describe()
+        assert isinstance(dg2.face_images, list)
