@@ -55,6 +55,9 @@ def image_sets(seeds: int) -> dict[str, list[dict]]:
     sets["photographed"] = [dict(f, image=photograph(f["image"], 100 + s)) for f in base for s in range(seeds)]
     sets["photographed-harsh"] = [dict(f, image=photograph(f["image"], 200 + s, HARSH))
                                   for f in base for s in range(max(1, seeds // 2))]
+    desk = PhotoParams(background=(235, 238, 240))  # a white desk: no card outline to find
+    sets["photographed-white-desk"] = [dict(f, image=photograph(f["image"], 300 + s, desk))
+                                       for f in base for s in range(max(1, seeds // 2))]
     return sets
 
 
