@@ -94,7 +94,14 @@ def parse_ldif(data: bytes | str) -> list[LDIFEntry]:
     Handles comments, folded lines (a leading space continues the previous line), ``::`` base64 values,
     ``version:`` lines, ``changetype:`` and ``-`` separators of modify records (their attributes are kept).
     """
-    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:  # RFC 2849: LDIF is UTF-8; binary values travel as base64
+            line = bytes(data)[: exc.start].count(b"\n") + 1
+            raise LDIFError(f"LDIF line {line}: not UTF-8 text", line=line) from exc
+    else:
+        text = data
     logical: list[tuple[int, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if raw.startswith(" ") and logical and logical[-1][1] != "":

@@ -211,7 +211,7 @@ def test_hostile_ldif_values_give_clear_errors(blob):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(max_size=300))
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
 def test_hostile_ldif_text_never_crashes(text):
     try:
         parse_ldif(text)
@@ -315,7 +315,10 @@ def test_hostile_files_name_the_file(blob):
     path = Path(tempfile.mkdtemp()) / "suspicious.bin"
     path.write_bytes(blob)
     store = TrustStore()
-    with pytest.raises(TrustStoreError) as info:
-        store.import_file(path)
-    assert "suspicious.bin" in str(info.value)
+    try:
+        report = store.import_file(path)
+    except TrustStoreError as exc:
+        assert "suspicious.bin" in str(exc)
+    else:  # e.g. an LDIF holding only comments or a version line: a valid, empty import
+        assert report.added == []
     assert store.anchors() == [] and store.ds_certificates() == []
