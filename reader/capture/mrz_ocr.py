@@ -504,6 +504,7 @@ def _candidates(gray: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
 # way up; garbage could otherwise pass the check digits by way of corrections. Clean prints score ≈ 0.95,
 # harsh photos ≈ 0.85, upside-down lines ≈ 0.7.
 MIN_MEAN_SIMILARITY = 0.78
+CLEAR_SIMILARITY = 0.86  # a first view this clear is verified without scoring its 180° twin
 
 
 def _scored(view: np.ndarray, pitch: float) -> tuple[np.ndarray, float]:
@@ -518,16 +519,24 @@ def read_mrz(image: np.ndarray) -> MRZReading:
     gray = to_gray(image)
     pitch = CARD_W * 2.54 / 85.60
     errors: list[MRZReadError] = []
-    views = list(_candidates(gray))
-    # each view comes with its 180° twin: try whichever reads more like OCR-B first
-    for i in range(0, len(views), 2):
+    views = _candidates(gray)  # lazily: later (costlier) candidates only when earlier ones fail
+    # each view comes with its 180° twin: a clear read of the first is verified at once; otherwise both are
+    # scored and whichever reads more like OCR-B is tried first
+    for first in views:
+        twin = next(views, None)
         pair = []
-        for method, view in views[i:i + 2]:
+        for k, (method, view) in enumerate(v for v in (first, twin) if v is not None):
             try:
                 scores, quality = _scored(view, pitch)
             except MRZReadError as exc:
                 errors.append(exc)
                 continue
+            if k == 0 and quality >= CLEAR_SIMILARITY:
+                try:
+                    return _verified(scores, method)
+                except MRZReadError as exc:
+                    errors.append(exc)
+                    continue
             pair.append((quality, method, scores))
         for quality, method, scores in sorted(pair, key=lambda t: -t[0]):
             if quality < MIN_MEAN_SIMILARITY:
