@@ -248,11 +248,94 @@ def test_dg12():
 
 
 @pytest.mark.parametrize(
-    "body", ["", "5F0E00", "5C00 5F2B03 313233", "5C00 5F0E01 FF", "5C00 A003 020102", "5C00 5F0E00 5F0E00"]
+    "body", ["", "5F0E00", "5C00 5F2B03 313233", "5C00 A003 020102", "5C00 5F0E00 5F0E00", "5C01 5F 5F0E00",
+             "5C02 5F0F 5F0F01 41 A005 020101 5F0F00", "5C02 5F0F A005 020101 5F0F00 5F0F01 41"]
 )
 def test_dg11_malformed(body):
     with pytest.raises(LDSError):
         DG11.from_bytes(encode_tlv(0x6B, bytes.fromhex(body.replace(" ", ""))))
+
+
+def _dg11_raw(tag_list: str, *objects: tuple[int, bytes]) -> bytes:
+    return encode_tlv(0x6B, [encode_tlv(0x5C, bytes.fromhex(tag_list)), *(encode_tlv(t, v) for t, v in objects)])
+
+
+def test_dg11_every_field_of_9303_10():
+    """Every data element of 9303-10 §4.7.11 DG11 written by hand, in the table's order."""
+    raw = _dg11_raw(
+        "5F0E A0 5F10 5F2B 5F11 5F42 5F12 5F13 5F14 5F15 5F16 5F17 5F18".replace(" ", ""),
+        (0x5F0E, b"NGUYEN<<VAN<AN"),
+        (0xA0, encode_tlv(0x02, b"\x02") + encode_tlv(0x5F0F, b"NGUYEN<<AN") + encode_tlv(0x5F0F, b"AN<<NGUYEN")),
+        (0x5F10, b"079090012345"),
+        (0x5F2B, b"19900315"),
+        (0x5F11, "Hồ Chí Minh<Việt Nam".encode()),
+        (0x5F42, b"1 LE LOI<QUAN 1<HO CHI MINH"),
+        (0x5F12, b"+84 28 0000 0000"),
+        (0x5F13, b"ENGINEER"),
+        (0x5F14, b"DR"),
+        (0x5F15, b"SUMMARY"),
+        (0x5F16, b"\xff\xd8\xff\xe0proof"),
+        (0x5F17, b"B1234567<C7654321"),
+        (0x5F18, b"NONE"),
+    )
+    dg11 = DG11.from_bytes(raw)
+    assert dg11.issues == () and dg11.to_bytes() == raw
+    assert dataclasses.replace(dg11, raw=None).to_bytes() == raw
+    assert dg11.other_names == ("NGUYEN<<AN", "AN<<NGUYEN") and dg11.custody_information == "NONE"
+    assert dg11.parts("place_of_birth") == ("Hồ Chí Minh", "Việt Nam")
+    assert dg11.parts("other_valid_td_numbers") == ("B1234567", "C7654321")
+    assert dg11.parts("permanent_address") == ("1 LE LOI", "QUAN 1", "HO CHI MINH")
+    d = dg11.describe()
+    assert d["full_name"] == {"primary_identifier": "NGUYEN", "secondary_identifier": "VAN AN"}
+    assert d["full_date_of_birth"] == "1990-03-15" and d["proof_of_citizenship"] == "JPEG image, 9 bytes"
+    assert d["place_of_birth"] == ["Hồ Chí Minh", "Việt Nam"] and d["tag_list"][1] == "A0"
+
+
+def test_dg11_names_outside_the_group_and_5f0f_in_tag_list():
+    """Early documents: other names as top-level 5F0F objects (JMRTD reads them); kept, reported."""
+    raw = _dg11_raw("5F0E5F0F5F0F", (0x5F0E, b"A<<B"), (0x5F0F, b"C<<D"), (0x5F0F, b"E<<F"))
+    dg11 = DG11.from_bytes(raw)
+    assert dg11.other_names == ("C<<D", "E<<F")
+    assert any("top-level 5F0F" in i for i in dg11.issues)
+    assert dataclasses.replace(dg11, raw=None).to_bytes() == raw
+    # the tag list naming the A0 group by its element tag 5F0F (as JMRTD writes it) is not a deviation
+    grouped = _dg11_raw("5F0E5F0F", (0x5F0E, b"A<<B"),
+                        (0xA0, encode_tlv(0x02, b"\x01") + encode_tlv(0x5F0F, b"C<<D")))
+    g = DG11.from_bytes(grouped)
+    assert g.issues == () and g.other_names == ("C<<D",)
+    assert dataclasses.replace(g, raw=None).to_bytes() == grouped
+
+
+def test_dg11_tag_list_mismatch_and_latin1_reported():
+    raw = _dg11_raw("5F0E5F11", (0x5F0E, "MÜLLER<<JÖRG".encode("latin-1")))
+    dg11 = DG11.from_bytes(raw)
+    assert dg11.full_name == "MÜLLER<<JÖRG"
+    assert len(dg11.issues) == 2 and "ISO/IEC 8859-1" in dg11.issues[0] and "tag list" in dg11.issues[1]
+    assert dataclasses.replace(dg11, raw=None).to_bytes() == raw
+    assert dg11.describe()["issues"] == list(dg11.issues)
+
+
+def test_dg12_every_field_of_9303_10():
+    """Every data element of 9303-10 §4.7.12 DG12, personalization time as BCD (LESSONS)."""
+    raw = encode_tlv(0x6C, [
+        encode_tlv(0x5C, bytes.fromhex("5F19 5F26 A0 5F1B 5F1C 5F1D 5F1E 5F55 5F56".replace(" ", ""))),
+        encode_tlv(0x5F19, "Cục Cảnh sát QLHC về TTXH".encode()),
+        encode_tlv(0x5F26, b"20240701"),
+        encode_tlv(0xA0, encode_tlv(0x02, b"\x01") + encode_tlv(0x5F1A, b"TRAN<<THI<BINH")),
+        encode_tlv(0x5F1B, b"NONE"),
+        encode_tlv(0x5F1C, b"NONE"),
+        encode_tlv(0x5F1D, b"\xff\xd8front"),
+        encode_tlv(0x5F1E, jpeg2000(8, 8)),
+        encode_tlv(0x5F55, bytes.fromhex("20240701093000")),
+        encode_tlv(0x5F56, b"PERSO-0001"),
+    ])
+    dg12 = DG12.from_bytes(raw)
+    assert dg12.issues == () and dataclasses.replace(dg12, raw=None).to_bytes() == raw
+    assert dg12.other_persons == ("TRAN<<THI<BINH",)
+    assert dict(dg12.date_forms) == {"date_and_time_of_personalization": "bcd", "date_of_issue": "ascii"}
+    d = dg12.describe()
+    assert d["date_and_time_of_personalization"] == "2024-07-01T09:30:00" and d["date_of_issue"] == "2024-07-01"
+    assert d["image_of_front"].startswith("JPEG image") and d["image_of_rear"].startswith("JPEG 2000 image")
 
 
 # --- DG13 ----------------------------------------------------------------------------------------
@@ -652,3 +735,33 @@ def test_mutated_39794_dg2_gives_lds_error_only(data):
     else:
         dg2.describe()
         assert isinstance(dg2.face_images, list)
+
+
+_digits8 = st.from_regex(r"[0-9]{8}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    full_name=st.none() | _vn_text, place_of_birth=st.none() | _vn_text,
+    other_names=st.none() | st.lists(_vn_text, max_size=3).map(tuple),
+    full_date_of_birth=st.none() | _digits8, proof=st.none() | st.binary(max_size=30),
+    other=st.lists(st.tuples(st.sampled_from([0x5F50, 0x5F60, 0x81]), st.binary(max_size=10)), max_size=2,
+                   unique_by=lambda t: t[0]).map(tuple),
+)
+def test_dg11_property_round_trip(full_name, place_of_birth, other_names, full_date_of_birth, proof, other):
+    dg11 = DG11(full_name=full_name, place_of_birth=place_of_birth, other_names=other_names,
+                full_date_of_birth=full_date_of_birth, proof_of_citizenship=proof, other=other)
+    back = assert_round_trip(DG11, dg11)
+    assert back.issues == ()
+    assert back.describe()["file"] == "DG11"
+
+
+@settings(max_examples=40, deadline=None)
+@given(issuing_authority=st.none() | _vn_text, date_of_issue=st.none() | _digits8,
+       other_persons=st.none() | st.lists(_vn_text, max_size=3).map(tuple),
+       stamp=st.none() | st.from_regex(r"[0-9]{14}", fullmatch=True))
+def test_dg12_property_round_trip(issuing_authority, date_of_issue, other_persons, stamp):
+    dg12 = DG12(issuing_authority=issuing_authority, date_of_issue=date_of_issue, other_persons=other_persons,
+                date_and_time_of_personalization=stamp)
+    back = assert_round_trip(DG12, dg12)
+    assert back.issues == ()

@@ -4,6 +4,14 @@ Both are ``tag { 5C tag list, data objects in that order }``. Text is UTF-8 (930
 "<" as name separator). Dates: the specification says ``yyyymmdd`` ASCII (8 bytes); some documents
 write 4 BCD bytes (LESSONS), so both are read and the form read is remembered for writing back.
 Objects not defined here are kept in `other` (tag, value) and written back in place.
+
+Decisions (each read form is remembered so that re-encoding the fields gives the bytes read):
+- Text is UTF-8 (9303-10 §4.7.11); text that is not UTF-8 is read as ISO/IEC 8859-1 (what LDS 1.7-era
+  documents wrote) and reported in `issues`, instead of making the whole file unreadable.
+- The "other names" / "other persons" group is ``A0 { 02 count, 5F0F|5F1A name ... }``; some early
+  documents write the names as top-level 5F0F / 5F1A objects (JMRTD reads both): accepted, reported.
+- The tag list (5C) should name every data object present; in it, 5F0F / 5F1A stand for the A0 group
+  as well as A0 itself. A mismatch is reported in `issues`, not fatal.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from icao9303.errors import LDSError
 from icao9303.lds.base import lds_children, lds_unwrap
 from icao9303.tlv import TLVNode, encode_tlv
 
-__all__ = ["DG11", "DG11_TAG", "DG12", "DG12_TAG", "decode_date", "encode_date"]
+__all__ = ["DG11", "DG11_TAG", "DG12", "DG12_TAG", "decode_date", "encode_date", "split_tag_list"]
 
 DG11_TAG = 0x6B
 DG12_TAG = 0x6C
@@ -51,6 +59,30 @@ def _text(value: bytes, file: str) -> str:
         raise LDSError(f"{file}: text is not UTF-8", file=file, reason="lds.value") from exc
 
 
+def _lenient_text(value: bytes) -> tuple[str, str]:
+    """(text, "utf-8" | "latin-1"): UTF-8, else ISO/IEC 8859-1 (see the module's decisions)."""
+    try:
+        return value.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return value.decode("latin-1"), "latin-1"
+
+
+def split_tag_list(value: bytes, file: str) -> tuple[int, ...]:
+    """The tags of a 5C tag list (BER tags one after another, ISO/IEC 7816-4 §8.4.3 / 9303-10 §4.7.11)."""
+    from icao9303.errors import TLVError
+    from icao9303.tlv import decode_tag
+
+    tags = []
+    pos = 0
+    try:
+        while pos < len(value):
+            tag, pos = decode_tag(value, pos)
+            tags.append(tag)
+    except TLVError as exc:
+        raise LDSError(f"{file}: tag list: {exc.message}", file=file, reason="lds.tlv") from exc
+    return tuple(tags)
+
+
 # (python field, tag, kind) with kind "text" | "date" | "datetime" | "bytes" | "names"
 _DG11_FIELDS: tuple[tuple[str, int, str], ...] = (
     ("full_name", 0x5F0E, "text"),
@@ -81,6 +113,8 @@ _DG12_FIELDS: tuple[tuple[str, int, str], ...] = (
 )
 
 _NAME_IN_GROUP = {DG11_TAG: 0x5F0F, DG12_TAG: 0x5F1A}
+_LIST_FIELDS = frozenset({"place_of_birth", "permanent_address", "other_valid_td_numbers"})
+"""Fields whose parts 9303-10 separates with '<'."""
 
 
 class _DetailsMixin:
@@ -96,13 +130,26 @@ class _DetailsMixin:
         nodes = lds_children(lds_unwrap(data, cls._TAG, file), file)
         if not nodes or nodes[0].tag != _TAG_LIST:
             raise LDSError(f"{file}: must start with the 5C tag list", file=file, reason="lds.value")
+        listed = split_tag_list(nodes[0].value, file)
         by_tag = {tag: (name, kind) for name, tag, kind in cls._FIELDS}
+        legacy_name_tag = _NAME_IN_GROUP[cls._TAG]
+        names_field = next(name for name, _, kind in cls._FIELDS if kind == "names")
         values: dict[str, object] = {}
         forms: dict[str, str] = {}
         other: list[tuple[int, bytes]] = []
         order: list[int] = []
+        issues: list[str] = []
         for node in nodes[1:]:
             order.append(node.tag)
+            if node.tag == legacy_name_tag:  # early documents: names outside the A0 group
+                if names_field in values and forms.get(names_field) != "legacy":
+                    raise LDSError(f"{file}: names both in A0 and outside it", file=file, reason="lds.value")
+                text, enc = _lenient_text(node.value)
+                values[names_field] = (*values.get(names_field, ()), text)  # type: ignore[misc]
+                forms[names_field] = "legacy"
+                if enc != "utf-8":
+                    issues.append(f"{node.tag:X}: text is not UTF-8, read as ISO/IEC 8859-1")
+                continue
             if node.tag not in by_tag:
                 other.append((node.tag, node.value))
                 continue
@@ -110,7 +157,10 @@ class _DetailsMixin:
             if name in values:
                 raise LDSError(f"{file}: {node.tag:X} repeated", file=file, reason="lds.value")
             if kind == "text":
-                values[name] = _text(node.value, file)
+                values[name], enc = _lenient_text(node.value)
+                if enc != "utf-8":
+                    forms[name] = enc
+                    issues.append(f"{node.tag:X}: text is not UTF-8, read as ISO/IEC 8859-1")
             elif kind in ("date", "datetime"):
                 values[name], forms[name] = decode_date(
                     node.value, file=file, length=8 if kind == "date" else 14
@@ -119,12 +169,22 @@ class _DetailsMixin:
                 values[name] = node.value
             else:
                 values[name] = cls._parse_names(node, file)
+        if forms.get(names_field) == "legacy":
+            issues.append(f"names as top-level {legacy_name_tag:X} objects, not in an A0 group")
+        present = {_OTHER_NAMES_GROUP if t == legacy_name_tag else t for t in order}
+        in_list = {_OTHER_NAMES_GROUP if t == legacy_name_tag else t for t in listed}
+        if present != in_list or len(listed) != len(set(listed)):
+            issues.append(
+                "tag list " + " ".join(f"{t:X}" for t in listed)
+                + " does not match the data objects " + " ".join(f"{t:X}" for t in order)
+            )
         return cls(
             **values,
             other=tuple(other),
             date_forms=tuple(sorted(forms.items())),  # type: ignore[call-arg]
             tag_order=tuple(order),
             tag_list=nodes[0].value,
+            issues=tuple(issues),
             raw=bytes(data),
         )
 
@@ -138,31 +198,39 @@ class _DetailsMixin:
             raise LDSError(f"{file}: A0 group count does not match", file=file, reason="lds.value")
         return names
 
-    def _encode_field(self, name: str, tag: int, kind: str) -> bytes | None:
+    def _encode_field(self, name: str, tag: int, kind: str) -> tuple[int, bytes] | None:
+        """(tag the object is found under in the body, its encoding), or None when absent."""
         value = getattr(self, name)
         if value is None:
             return None
+        form = dict(self.date_forms).get(name)  # type: ignore[attr-defined]
         if kind == "text":
-            return encode_tlv(tag, value.encode("utf-8"))
+            return tag, encode_tlv(tag, value.encode("latin-1" if form == "latin-1" else "utf-8"))
         if kind in ("date", "datetime"):
-            form = dict(self.date_forms).get(name, "ascii")  # type: ignore[attr-defined]
-            return encode_tlv(tag, encode_date(value, form))
+            return tag, encode_tlv(tag, encode_date(value, form or "ascii"))
         if kind == "bytes":
-            return encode_tlv(tag, value)
+            return tag, encode_tlv(tag, value)
+        name_tag = _NAME_IN_GROUP[self._TAG]
+        if form == "legacy":
+            return name_tag, b"".join(encode_tlv(name_tag, n.encode("utf-8")) for n in value)
+        if len(value) > 255:
+            raise LDSError(f"{self._FILE}: more than 255 names", file=self._FILE, reason="lds.value")
         inner = [encode_tlv(_COUNT, bytes([len(value)]))]
         inner += [encode_tlv(_NAME_IN_GROUP[self._TAG], n.encode("utf-8")) for n in value]
-        return encode_tlv(tag, inner)
+        return tag, encode_tlv(tag, inner)
 
     def to_bytes(self) -> bytes:
         if self.raw is not None:  # type: ignore[attr-defined]
             return self.raw  # type: ignore[attr-defined]
         encoded: dict[int, bytes] = {}
+        default_order: list[int] = []
         for name, tag, kind in self._FIELDS:
             item = self._encode_field(name, tag, kind)
             if item is not None:
-                encoded[tag] = item
+                encoded[item[0]] = item[1]
+                default_order.append(item[0])
         others = list(self.other)  # type: ignore[attr-defined]
-        order = list(self.tag_order) or [t for _, t, _ in self._FIELDS]  # type: ignore[attr-defined]
+        order = list(self.tag_order) or default_order  # type: ignore[attr-defined]
         body: list[bytes] = []
         tags: list[int] = []
         for tag in order:
@@ -176,7 +244,7 @@ class _DetailsMixin:
                         tags.append(t)
                         del others[i]
                         break
-        for tag in [t for _, t, _ in self._FIELDS]:
+        for tag in default_order:
             if tag in encoded:
                 body.append(encoded.pop(tag))
                 tags.append(tag)
@@ -184,22 +252,54 @@ class _DetailsMixin:
             body.append(encode_tlv(t, v))
             tags.append(t)
         tag_list = b"".join(t.to_bytes(2 if t > 0xFF else 1, "big") for t in tags)
+        if self.tag_list and set(tags) == set(self.tag_order):  # type: ignore[attr-defined]
+            tag_list = self.tag_list  # type: ignore[attr-defined]  # same objects as read: the list as written
         return encode_tlv(self._TAG, [encode_tlv(_TAG_LIST, tag_list), *body])
+
+    def parts(self, name: str) -> tuple[str, ...] | None:
+        """A '<'-separated field (place of birth, permanent address, other TD numbers) split into its
+        parts (9303-10 §4.7.11), or None when absent."""
+        if name not in _LIST_FIELDS:
+            raise KeyError(name)
+        value = getattr(self, name, None)
+        return None if value is None else tuple(value.split("<"))
 
     def describe(self) -> dict[str, object]:
         out: dict[str, object] = {"file": self._FILE}
+        kinds = {name: kind for name, _, kind in self._FIELDS}
         for f in fields(self):  # type: ignore[arg-type]
-            if f.name in ("raw", "tag_order", "tag_list", "date_forms"):
+            if f.name in ("raw", "tag_order", "tag_list", "date_forms", "issues"):
                 continue
             value = getattr(self, f.name)
             if value is None or value == ():
                 continue
+            kind = kinds.get(f.name)
             if isinstance(value, bytes):
-                value = f"{len(value)} bytes"
+                value = f"{_image_kind(value)}, {len(value)} bytes"
             elif f.name == "other":
                 value = {f"{t:X}": v.hex() for t, v in value}
+            elif kind == "date" and len(value) == 8:
+                value = f"{value[:4]}-{value[4:6]}-{value[6:]}"
+            elif kind == "datetime" and len(value) == 14:
+                value = f"{value[:4]}-{value[4:6]}-{value[6:8]}T{value[8:10]}:{value[10:12]}:{value[12:]}"
+            elif f.name in _LIST_FIELDS and "<" in value:
+                value = list(self.parts(f.name) or ())
+            elif f.name == "full_name" and "<<" in value:
+                primary, _, secondary = value.partition("<<")
+                value = {"primary_identifier": primary, "secondary_identifier": secondary.replace("<", " ")}
             out[f.name] = value
+        out["tag_list"] = [f"{t:X}" for t in split_tag_list(self.tag_list, self._FILE)] if self.tag_list else []  # type: ignore[attr-defined]
+        if self.issues:  # type: ignore[attr-defined]
+            out["issues"] = list(self.issues)  # type: ignore[attr-defined]
         return out
+
+
+def _image_kind(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8"):
+        return "JPEG image"
+    if data.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "JPEG 2000 image"
+    return "binary"
 
 
 @dataclass(frozen=True)
@@ -227,6 +327,8 @@ class DG11(_DetailsMixin):
     date_forms: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     tag_order: tuple[int, ...] = field(default=(), compare=False, repr=False)
     tag_list: bytes = field(default=b"", compare=False, repr=False)
+    issues: tuple[str, ...] = field(default=(), compare=False)
+    """Deviations from 9303-10 found when reading (see the module's decisions); empty when built."""
     raw: bytes | None = field(default=None, compare=False, repr=False)
 
 
@@ -251,4 +353,6 @@ class DG12(_DetailsMixin):
     date_forms: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     tag_order: tuple[int, ...] = field(default=(), compare=False, repr=False)
     tag_list: bytes = field(default=b"", compare=False, repr=False)
+    issues: tuple[str, ...] = field(default=(), compare=False)
+    """Deviations from 9303-10 found when reading (see the module's decisions); empty when built."""
     raw: bytes | None = field(default=None, compare=False, repr=False)
