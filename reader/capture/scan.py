@@ -160,6 +160,8 @@ def scan_image(source: ImageInput, *, mode: Mode = "auto") -> ScanResult:
     ``all`` = both, the MRZ's printed expiry replacing the one derived from the QR, and a
     ``scan.qr_mrz_mismatch`` failure when the two disagree.
     """
+    if mode not in ("auto", "qr", "mrz", "all"):
+        raise ValueError(f"mode must be auto, qr, mrz or all, not {mode!r}")  # API misuse, not bad input
     start = time.perf_counter()
     name = _source_name(source)
     failures: list[ScanFailure] = []
