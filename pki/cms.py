@@ -43,36 +43,34 @@ def build_signed_data(
     Signed attributes: contentType, messageDigest and (when given) signingTime — 9303-10 §4.6.2.2,
     9303-12 §9. ``certificates`` defaults to the signer's certificate alone.
     """
+    # Built bottom-up, each part serialised and re-loaded before it is embedded: asn1crypto then copies
+    # bytes instead of re-walking nested dicts and inspected objects (about 3x faster per SOD).
     attrs = [
         {"type": "content_type", "values": [econtent_type]},
         {"type": "message_digest", "values": [digest(signer.hash, econtent)]},
     ]
     if signing_time is not None:
         attrs.append({"type": "signing_time", "values": [cms.Time(name="utc_time", value=utc(signing_time))]})
-    signed_attrs = cms.CMSAttributes(attrs)
-    to_sign = signed_attrs.dump()  # DER SET OF: what the signature covers (RFC 5652 §5.4)
+    to_sign = cms.CMSAttributes(attrs).dump()  # DER SET OF: what the signature covers (RFC 5652 §5.4)
     signature = signer.sign(to_sign)
+    sid = cms.SignerIdentifier(
+        name="issuer_and_serial_number",
+        value={
+            "issuer": x509.Name.load(signer_certificate.issuer.dump()),
+            "serial_number": signer_certificate.serial_number,
+        },
+    )
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
-            "sid": cms.SignerIdentifier(
-                name="issuer_and_serial_number",
-                value={
-                    "issuer": x509.Name.load(signer_certificate.issuer.dump()),
-                    "serial_number": signer_certificate.serial_number,
-                },
-            ),
+            "sid": sid,
             "digest_algorithm": digest_algorithm(signer.hash),
-            "signed_attrs": signed_attrs,
+            "signed_attrs": cms.CMSAttributes.load(to_sign),
             "signature_algorithm": signer.algorithm,
             "signature": signature,
         }
     )
-    # Fresh, lazily parsed copies: asn1crypto then copies their bytes instead of re-serialising every field
-    # of an object that was inspected before (3x faster SOD signing).
-    certs = [
-        x509.Certificate.load(c.dump()) for c in (certificates if certificates is not None else [signer_certificate])
-    ]
+    chosen = certificates if certificates is not None else [signer_certificate]
     signed_data = cms.SignedData(
         {
             "version": "v3",
@@ -81,11 +79,11 @@ def build_signed_data(
                 "content_type": econtent_type,
                 "content": core.ParsableOctetString(econtent),
             },
-            "certificates": certs,
-            "signer_infos": [signer_info],
+            "certificates": [x509.Certificate.load(c.dump()) for c in chosen],
+            "signer_infos": [cms.SignerInfo.load(signer_info.dump())],
         }
     )
-    ci = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    ci = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData.load(signed_data.dump())})
     return cms.ContentInfo.load(ci.dump())
 
 
