@@ -40,11 +40,16 @@ class AuditTrail:
         size = fh.tell()
         if size == 0:
             return 0, GENESIS
-        block = min(size, 65536)
-        fh.seek(size - block)
-        lines = fh.read(block).splitlines()
-        last = json.loads(lines[-1])
-        return int(last["seq"]), str(last["hash"])
+        block = 4096
+        while True:  # read backwards until the last line is complete
+            start = max(0, size - block)
+            fh.seek(start)
+            chunk = fh.read(size - start).rstrip(b"\n")
+            cut = chunk.rfind(b"\n")
+            if cut >= 0 or start == 0:
+                last = json.loads(chunk[cut + 1 :])
+                return int(last["seq"]), str(last["hash"])
+            block *= 4
 
     def append(self, op: str, key: str | None = None, now: datetime | None = None, **details: Any) -> dict:
         with self._lock, open(self.path, "a+b") as fh:

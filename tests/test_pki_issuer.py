@@ -261,3 +261,13 @@ def test_concurrent_signers_share_counter_and_audit_chain(pki, tmp_path):
     verify_audit_trail(pki.audit.path)
     counts = [e["details"]["count"] for e in pki.audit.entries() if e["details"].get("purpose") == "sod"]
     assert sorted(counts) == list(range(1, 17))
+
+
+def test_audit_trail_handles_long_entries(tmp_path):
+    from pki.audit import AuditTrail
+
+    trail = AuditTrail(tmp_path / "audit.jsonl", fsync=False)
+    trail.append("note", None, text="x" * 20_000)
+    second = trail.append("note", None, text="y")
+    assert second["seq"] == 2 and second["prev"] == trail.entries()[0]["hash"]
+    assert verify_audit_trail(trail.path) == 2
