@@ -14,7 +14,7 @@ from icao9303.lds.files import detect_file, parse_lds_file
 from icao9303.mrz import MRZ, parse_mrz
 from icao9303.vn import card_expiry, parse_personal_id
 
-__all__ = ["register"]
+__all__ = ["register", "render", "tlv_tree"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,9 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     f.add_argument("--json", action="store_true", help="machine-readable output")
     f.set_defaults(func=_mrz_format)
 
-    lds = subparsers.add_parser("lds", help="dump an LDS file (EF.COM, DG1-DG15, EF.SOD, EF.CardAccess, ...)")
-    lds.add_argument("file", type=pathlib.Path, help="file as read from the chip (binary)")
+    lds = subparsers.add_parser(
+        "lds",
+        help="dump an LDS file (EF.COM, DG1-DG16, EF.SOD, EF.CardAccess, EF.CardSecurity)",
+        description="Dump an LDS file (ICAO 9303-10) readably. Files without a parser here (DG3-DG10, DG16) "
+        "are shown as their BER-TLV tree.",
+    )
+    lds.add_argument("file", type=pathlib.Path, help="file as read from the chip (binary, or hex text with --hex)")
     lds.add_argument("--as", dest="kind", help="file name, DG number, tag or FID (default: detect)")
+    lds.add_argument("--hex", action="store_true", help="the file holds hex text (whitespace ignored)")
+    lds.add_argument("--tlv", action="store_true", help="also show the BER-TLV tree")
     lds.add_argument("--extract-image", type=pathlib.Path, help="DG2: write the first face image here")
     lds.add_argument("--json", action="store_true", help="machine-readable output")
     lds.set_defaults(func=_lds_dump)
@@ -59,14 +66,99 @@ def _print(data: Any, as_json: bool) -> None:
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
+    if isinstance(data, dict | list):
+        print("\n".join(render(data)))
+    else:
+        print(data)
+
+
+_MAX_INLINE = 100
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _inline(value: Any) -> str | None:
+    """`value` on one line when it is a short list of scalars (or a scalar), else None."""
+    if isinstance(value, dict):
+        return "{}" if not value else None
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        if any(isinstance(v, dict | list | tuple) for v in value):
+            return None
+        text = ", ".join(_scalar(v) for v in value)
+        return text if len(text) <= _MAX_INLINE else None
+    return _scalar(value)
+
+
+def render(data: Any, indent: int = 0) -> list[str]:
+    """Lines of a readable tree for a describe() result: aligned keys, nested blocks indented, lists of
+    records numbered."""
+    pad = "  " * indent
+    lines: list[str] = []
     if isinstance(data, dict):
         width = max((len(str(k)) for k in data), default=0)
         for key, value in data.items():
-            if isinstance(value, dict | list):
-                value = json.dumps(value, ensure_ascii=False, default=str)
-            print(f"{str(key).ljust(width)}  {value}")
+            text = _inline(value)
+            if text is not None:
+                lines.append(f"{pad}{str(key).ljust(width)}  {text}")
+            else:
+                lines.append(f"{pad}{key}")
+                lines.extend(render(value, indent + 1))
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data, 1):
+            text = _inline(value)
+            if text is not None:
+                lines.append(f"{pad}[{i}] {text}")
+            else:
+                lines.append(f"{pad}[{i}]")
+                lines.extend(render(value, indent + 1))
     else:
-        print(data)
+        lines.append(f"{pad}{_scalar(data)}")
+    return lines
+
+
+def tlv_tree(data: bytes, *, max_value: int = 32) -> list[dict[str, Any]]:
+    """The BER-TLV tree of `data` (tags, lengths, primitive values in hex, long ones cut), for files this
+    package has no class for and for ``--tlv``. Raises TLVError on malformed input."""
+    from icao9303.tlv import parse_tlv
+
+    def node(n: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"tag": f"{n.tag:02X}", "length": len(n.value)}
+        if n.children is not None:
+            out["children"] = [node(c) for c in n.children]
+        else:
+            value = n.value[:max_value].hex()
+            out["value"] = value + ("..." if len(n.value) > max_value else "")
+        return out
+
+    return [node(n) for n in parse_tlv(bytes(data))]
+
+
+def render_tlv(tree: list[dict[str, Any]], indent: int = 1) -> list[str]:
+    """One line per data object: ``TAG (length) value``, children indented."""
+    lines: list[str] = []
+    for n in tree:
+        head = f"{'  ' * indent}{n['tag']} ({n['length']})"
+        lines.append(head + (f" {n['value']}" if "value" in n else ""))
+        lines.extend(render_tlv(n.get("children", []), indent + 1))
+    return lines
+
+
+def _print_dump(info: dict[str, Any], as_json: bool) -> None:
+    tree = info.pop("tlv", None) if not as_json else None
+    _print(info, as_json)
+    if tree is not None:
+        print("tlv")
+        print("\n".join(render_tlv(tree) if isinstance(tree, list) else [f"  {tree}"]))
 
 
 def _error(exc: ICAOError, as_json: bool) -> int:
@@ -119,11 +211,19 @@ def _mrz_format(args: argparse.Namespace) -> int:
 
 
 def _lds_dump(args: argparse.Namespace) -> int:
+    from icao9303.errors import LDSError, TLVError
+
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    if args.hex:
+        try:
+            data = bytes.fromhex("".join(data.decode("ascii", "replace").split()))
+        except ValueError:
+            print(f"error: {args.file} is not hex text", file=sys.stderr)
+            return 2
     kind: int | str | None = args.kind
     if isinstance(kind, str):
         text = kind.strip()
@@ -136,13 +236,27 @@ def _lds_dump(args: argparse.Namespace) -> int:
                 pass
     try:
         obj = parse_lds_file(kind, data)
-        name = detect_file(data).name if kind is None else type(obj).__name__
+    except LDSError as exc:
+        if exc.reason != "lds.unsupported":
+            return _error(exc, args.json)
+        # No class for this file (DG3-DG10, DG16): its TLV tree is still worth showing.
+        try:
+            tree = tlv_tree(data)
+        except TLVError as tlv_exc:
+            return _error(tlv_exc, args.json)
+        _print_dump({"file": exc.details.get("file"), "bytes": len(data), "parsed": False, "tlv": tree}, args.json)
+        return 0
     except ICAOError as exc:
         return _error(exc, args.json)
     info = obj.describe()
     if not isinstance(info, dict):
-        info = {"file": name, "entries": info}
-    info = {"bytes": len(data), **info}
+        info = {"file": detect_file(data).name if kind is None else type(obj).__name__, "entries": info}
+    info = {"file": info.pop("file", type(obj).__name__), "bytes": len(data), **info}
+    if args.tlv:
+        try:
+            info["tlv"] = tlv_tree(data)
+        except TLVError as exc:  # parsed by its class but not a clean TLV tree (e.g. indefinite forms)
+            info["tlv"] = f"not a BER-TLV tree: {exc.message}"
     if args.extract_image is not None:
         image = getattr(obj, "face_image", None)
         if image is None:
@@ -150,5 +264,5 @@ def _lds_dump(args: argparse.Namespace) -> int:
             return 1
         args.extract_image.write_bytes(image)
         info["image_written"] = str(args.extract_image)
-    _print(info, args.json)
+    _print_dump(info, args.json)
     return 0

@@ -62,3 +62,58 @@ def test_lds_dump_bad_file(tmp_path, capsys, content):
     bad.write_bytes(content)
     assert main(["lds", str(bad), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+def _dump_samples():
+    from icao9303.tlv import encode_tlv
+    from tests.test_icao_lds import SAMPLES, jpeg
+
+    files = dict(SAMPLES)
+    files["DG2 (39794-5)"] = DG2.from_image_39794(jpeg(16, 16), 16, 16).to_bytes()
+    files["DG3"] = encode_tlv(0x63, encode_tlv(0x7F61, encode_tlv(0x02, b"\x00")))
+    files["DG16"] = encode_tlv(0x70, encode_tlv(0x02, b"\x01") + encode_tlv(0xA1, encode_tlv(0x5F50, b"20240101")))
+    return files
+
+
+DUMP_SAMPLES = _dump_samples()
+
+
+@pytest.mark.parametrize("name", sorted(DUMP_SAMPLES))
+def test_lds_dump_every_file_type(tmp_path, capsys, name):
+    path = tmp_path / "file.bin"
+    path.write_bytes(DUMP_SAMPLES[name])
+    assert main(["lds", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["file"] == name.split(" ")[0] and out["bytes"] == len(DUMP_SAMPLES[name])
+    if name in ("DG3", "DG16"):
+        assert out["parsed"] is False and out["tlv"][0]["tag"] == f"{DUMP_SAMPLES[name][0]:02X}"
+    assert main(["lds", str(path), "--tlv"]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0].split() == ["file", name.split(" ")[0]]
+    assert "tlv" in lines and "{" not in text  # nested values are laid out, not dumped as JSON
+    (tmp_path / "file.hex").write_text(DUMP_SAMPLES[name].hex(" ", 16))
+    assert main(["lds", str(tmp_path / "file.hex"), "--hex"]) == 0
+    hex_text = capsys.readouterr().out
+    assert hex_text == (text if name in ("DG3", "DG16") else text.split("\ntlv\n")[0] + "\n")
+
+
+def test_lds_dump_readable_fields(tmp_path, capsys):
+    path = tmp_path / "f.bin"
+    path.write_bytes(DUMP_SAMPLES["DG2 (39794-5)"])
+    assert main(["lds", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "ISO/IEC 39794-5" in text and "image_data_format   jpeg" in text and "88  002a" in text
+    path.write_bytes(DUMP_SAMPLES["EF.CardSecurity"])
+    assert main(["lds", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "parameters  brainpoolp256r1" in text and "protocol_name  id-PACE-ECDH-GM-AES-CBC-CMAC-128" in text
+    path.write_text("zz")
+    assert main(["lds", str(path), "--hex"]) == 2
+
+
+def test_render_tree():
+    from icao9303.cli import render
+
+    assert render({"a": 1, "bb": [1, 2], "c": {"d": None}, "e": [{"f": True}]}) == [
+        "a   1", "bb  1, 2", "c", "  d  -", "e", "  [1]", "    f  yes"]
