@@ -12,6 +12,7 @@ from icao9303.errors import (
     VerificationFailedError,
     WrongLengthError,
 )
+from tests.test_icao_hypothesis_settings import FUZZ
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,7 @@ def test_sw_success_family():
     assert all(v.reason.startswith("card.") for v in SW_TABLE.values())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(FUZZ, max_examples=300)
 @given(st.binary(max_size=300))
 def test_random_commands(data):
     try:

@@ -38,6 +38,7 @@ from icao9303.lds.dg2 import (
 from icao9303.lds.dg13 import RawValue
 from icao9303.mrz import MRZ
 from icao9303.tlv import encode_tlv
+from tests.test_icao_hypothesis_settings import FUZZ
 
 TD1 = "I<UTOD231458907<<<<<<<<<<<<<<<7408122F1204159UTO<<<<<<<<<<<6ERIKSSON<<ANNA<MARIA<<<<<<<<<<"
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
@@ -465,7 +466,7 @@ def test_parse_lds_file_errors():
     assert isinstance(parse_lds_file(0x77, SAMPLES["EF.SOD"]), SOD)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(FUZZ, max_examples=400)
 @given(st.sampled_from(sorted(SAMPLES)), st.data())
 def test_mutated_files_give_lds_error_only(name, data):
     raw = bytearray(SAMPLES[name])
@@ -479,7 +480,7 @@ def test_mutated_files_give_lds_error_only(name, data):
         assert isinstance(exc, LDSError), type(exc)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(FUZZ, max_examples=300)
 @given(st.sampled_from(sorted(SAMPLES)), st.binary(max_size=200))
 def test_random_bytes_give_lds_error_only(name, data):
     try:
@@ -492,7 +493,7 @@ def test_random_bytes_give_lds_error_only(name, data):
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(FUZZ, max_examples=200)
 @given(st.sampled_from([0x61, 0x75, 0x6B, 0x6C, 0x6D, 0x6F, 0x60, 0x77]), st.binary(max_size=150))
 def test_random_bodies_under_the_right_tag(tag, body):
     try:
@@ -562,7 +563,7 @@ _u8 = st.integers(0, 255)
 _u16 = st.integers(0, 0xFFFF)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(FUZZ, max_examples=60)
 @given(
     st.lists(
         st.builds(
@@ -590,7 +591,7 @@ def test_dg2_property_round_trip(images):
 _vn_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(FUZZ, max_examples=80)
 @given(
     st.dictionaries(st.integers(1, 40).filter(lambda n: n != 13), _vn_text, max_size=8),
     st.one_of(st.none(), st.tuples(_vn_text, _vn_text)),
@@ -700,7 +701,7 @@ def test_dg2_39794_deviations_are_reported_not_fatal(block):
 _small = st.integers(0, 70000)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(FUZZ, max_examples=40)
 @given(st.lists(st.builds(
     FaceRepresentation39794,
     representation_id=st.integers(0, 300),
@@ -722,7 +723,7 @@ def test_dg2_39794_property_round_trip(reps):
 _SAMPLE_39794 = DG2.from_image_39794(jpeg(16, 16), 16, 16).to_bytes()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(st.data())
 def test_mutated_39794_dg2_gives_lds_error_only(data):
     raw = bytearray(_SAMPLE_39794)
@@ -740,7 +741,7 @@ def test_mutated_39794_dg2_gives_lds_error_only(data):
 _digits8 = st.from_regex(r"[0-9]{8}", fullmatch=True)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(FUZZ, max_examples=60)
 @given(
     full_name=st.none() | _vn_text, place_of_birth=st.none() | _vn_text,
     other_names=st.none() | st.lists(_vn_text, max_size=3).map(tuple),
@@ -756,7 +757,7 @@ def test_dg11_property_round_trip(full_name, place_of_birth, other_names, full_d
     assert back.describe()["file"] == "DG11"
 
 
-@settings(max_examples=40, deadline=None)
+@settings(FUZZ, max_examples=40)
 @given(issuing_authority=st.none() | _vn_text, date_of_issue=st.none() | _digits8,
        other_persons=st.none() | st.lists(_vn_text, max_size=3).map(tuple),
        stamp=st.none() | st.from_regex(r"[0-9]{14}", fullmatch=True))

@@ -18,6 +18,7 @@ from icao9303.mrz import (
     parse_mrz_date,
     transliterate,
 )
+from tests.test_icao_hypothesis_settings import FUZZ
 
 VECTORS = pathlib.Path(__file__).parent / "vectors" / "icao9303"
 CHECK_DIGITS = json.loads((VECTORS / "check_digits.json").read_text())["cases"]
@@ -167,7 +168,7 @@ def test_dates():
 _SPEC_TEXT = ["\n".join(s["lines"]) for s in SPECIMENS]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(FUZZ, max_examples=200)
 @given(st.sampled_from(_SPEC_TEXT), st.data())
 def test_mutated_mrz_gives_mrz_error_only(text, data):
     chars = list(text)
@@ -182,7 +183,7 @@ def test_mutated_mrz_gives_mrz_error_only(text, data):
     assert parse_mrz(mrz.text, verify=False).lines == mrz.lines
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(st.text(max_size=100))
 def test_random_text(text):
     try:
@@ -191,7 +192,7 @@ def test_random_text(text):
         pass
 
 
-@settings(max_examples=100, deadline=None)
+@settings(FUZZ, max_examples=100)
 @given(
     st.from_regex(r"[0-9]{12}", fullmatch=True),
     st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặèẻẽéẹ ", min_size=3, max_size=60),

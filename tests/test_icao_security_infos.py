@@ -27,6 +27,7 @@ from icao9303.lds.security_infos import (
     TerminalAuthenticationInfo,
 )
 from icao9303.tlv import encode_tlv
+from tests.test_icao_hypothesis_settings import FUZZ
 
 VECTORS = pathlib.Path(__file__).parent / "vectors" / "icao9303"
 
@@ -162,7 +163,7 @@ def test_empty_set_is_allowed_but_empty():
 _SAMPLE = DG14(vn_infos()).to_bytes()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(st.data())
 def test_mutated_dg14_gives_lds_error_only(data):
     raw = bytearray(_SAMPLE)
@@ -174,7 +175,7 @@ def test_mutated_dg14_gives_lds_error_only(data):
         assert isinstance(exc, LDSError)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(st.binary(max_size=120))
 def test_random_bytes(data):
     for parser in (CardAccess.from_bytes, CardSecurity.from_bytes, DG14.from_bytes):

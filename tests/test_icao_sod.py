@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from icao9303.errors import ICAOError, LDSError
 from icao9303.lds import oids
 from icao9303.lds.sod import SOD, LDSSecurityObject, build_lds_security_object, hash_data_groups
+from tests.test_icao_hypothesis_settings import FUZZ
 
 DGS = {1: b"\x61\x03\x5f\x1f\x00", 2: b"\x75\x00", 14: b"\x6e\x02\x31\x00", 15: b"\x6f\x00"}
 
@@ -147,7 +148,7 @@ def test_wrong_content_type(signer):
         SOD.from_content_info(ci.dump())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(FUZZ, max_examples=300)
 @given(st.data())
 def test_mutated_sod_gives_lds_error_only(data):
     raw = bytearray(_SOD_SAMPLE)

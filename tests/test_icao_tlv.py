@@ -19,6 +19,7 @@ from icao9303.tlv import (
     tlv_header,
     unwrap_tlv,
 )
+from tests.test_icao_hypothesis_settings import FUZZ
 
 
 @pytest.mark.parametrize(
@@ -145,13 +146,13 @@ def _trees(draw, depth=0):
     return TLVNode.primitive(tag, draw(st.binary(max_size=300)))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(_trees())
 def test_tree_round_trip(node):
     assert parse_tlv_one(node.to_bytes()) == node
 
 
-@settings(max_examples=300, deadline=None)
+@settings(FUZZ, max_examples=300)
 @given(st.binary(max_size=200))
 def test_random_bytes_give_tlv_error_only(data):
     try:
@@ -160,7 +161,7 @@ def test_random_bytes_give_tlv_error_only(data):
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(FUZZ, max_examples=200)
 @given(_trees(), st.data())
 def test_mutated_bytes_give_tlv_error_only(node, data):
     raw = bytearray(node.to_bytes())

@@ -15,6 +15,7 @@ from icao9303.vn import (
     parse_personal_id,
     province_name,
 )
+from tests.test_icao_hypothesis_settings import FUZZ
 
 D = dt.date
 
@@ -95,7 +96,7 @@ def test_expiry_rejects_issue_before_birth():
         card_expiry(D(2000, 1, 1), D(1999, 1, 1))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(st.text(max_size=20))
 def test_random_ids(text):
     try:
@@ -104,7 +105,7 @@ def test_random_ids(text):
         pass
 
 
-@settings(max_examples=150, deadline=None)
+@settings(FUZZ, max_examples=150)
 @given(st.dates(D(1920, 1, 1), D(2025, 1, 1)), st.integers(0, 100 * 365))
 def test_expiry_properties(birth, days):
     issue = birth + dt.timedelta(days=days)
