@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev softhsm2 libzbar0 fonts-ocr-b gcc python3-dev python3-venv fonts-dejavu-core opencv-data
+APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev softhsm2 libzbar0 fonts-ocr-b gcc python3-dev python3-venv fonts-dejavu-core
 
 .PHONY: install demo test lint bench clean
 
