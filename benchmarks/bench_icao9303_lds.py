@@ -1,4 +1,6 @@
-"""Benchmark: EF.SOD parse + hash check of every data group per second, beside raw hashlib SHA-256 (the floor).
+"""Benchmark: EF.SOD parse + hash check of every data group per second, beside raw hashlib SHA-256 (the floor);
+parse of every LDS file of the card (DG2 in both face formats, DG14 with a standardizedDomainParameters
+CA key) beside a bare BER-TLV walk of the same bytes (the floor).
 
 Builds a realistic card in memory (DG1 TD1, DG2 with a ~15 KB face record, DG13, DG14, DG15) and an
 EF.SOD signed with a throwaway ECDSA key using asn1crypto + cryptography directly (not pki/).
@@ -31,8 +33,10 @@ from icao9303.lds import (
     hash_data_groups,
     oids,
 )
-from icao9303.lds.security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
+from icao9303.lds.files import parse_lds_file
+from icao9303.lds.security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo, SubjectPublicKeyInfo
 from icao9303.mrz import MRZ
+from icao9303.tlv import parse_tlv
 
 
 def build_card() -> dict[int, bytes]:
@@ -152,12 +156,41 @@ def main() -> None:
     mb_s = rate(lambda: hashlib.sha256(blob).digest()) * 1.0
 
     r_full, r_parse, r_hash = rate(parse_and_check), rate(parse_only), rate(hash_only)
+
+    # every LDS file through its class, vs a bare TLV walk; DG2 in 39794-5; DG14 with a standardized key
+    fake_jpeg = b"\xff\xd8\xff\xe0" + os.urandom(15_000) + b"\xff\xd9"
+    files = {f"DG{n}": data for n, data in dgs.items()}
+    files["DG2-39794"] = DG2.from_image_39794(fake_jpeg, 480, 640).to_bytes()
+    point = ec.generate_private_key(ec.BrainpoolP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    std_key = SubjectPublicKeyInfo(
+        {"algorithm": {"algorithm": "standardized_domain_parameters", "parameters": 13}, "public_key": point})
+    files["DG14-std"] = DG14(SecurityInfos.build([ChipAuthenticationPublicKeyInfo(
+        {"protocol": oids.ID_PK_ECDH, "chip_authentication_public_key": std_key, "key_id": 1})])).to_bytes()
+    files["EF.SOD"] = sod_bytes
+
+    def parse_files() -> None:
+        for name, data in files.items():
+            parse_lds_file(name.split("-")[0], data)
+
+    def walk_files() -> None:
+        for data in files.values():
+            parse_tlv(data)
+
+    r_files, r_walk = rate(parse_files), rate(walk_files)
+    per_file = {
+        name: rate(lambda d=data, n=name: parse_lds_file(n.split("-")[0], d), 0.4) for name, data in files.items()
+    }
     print(f"card: {len(dgs)} DGs, {total} bytes; EF.SOD {len(sod_bytes)} bytes (SHA-256, ECDSA P-256 DS)")
     print(f"{'measure':44} {'per second':>12}")
     print(f"{'SOD parse + all-DG hash check':44} {r_full:12.0f}")
     print(f"{'SOD parse only (LDSSecurityObject + CMS)':44} {r_parse:12.0f}")
     print(f"{'floor: hashlib SHA-256 of the same DGs':44} {r_hash:12.0f}")
     print(f"{'floor: hashlib SHA-256 throughput (MB/s)':44} {mb_s:12.0f}")
+    print(f"{'parse all ' + str(len(files)) + ' files through their classes':44} {r_files:12.0f}")
+    print(f"{'floor: bare BER-TLV walk of the same files':44} {r_walk:12.0f}")
+    for name, r in per_file.items():
+        print(f"{'  parse ' + name + f' ({len(files[name])} bytes)':44} {r:12.0f}")
 
 
 if __name__ == "__main__":
