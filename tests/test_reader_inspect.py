@@ -270,9 +270,26 @@ def test_fuzz_mutated_files(card2021, name, pos, value, cut):
     chip = with_files(card2021, {name: mutated})
     r = inspect(chip, can_key(card2021.can), card2021.pki.trust_store(),
                 policy=ReadPolicy(read_portrait=False))
-    assert r.verdict is Outcome.FAILED           # a mutated signed file can never pass
+    if r.verdict is not Outcome.FAILED:
+        # only bytes nobody signs may change unnoticed: EF.COM outside its tag list (9303-10 §4.6.1 is not
+        # covered by the SOD), and SignedData fields outside the signature (digestAlgorithms, versions)
+        assert _same_signed_content(name, card2021.files[name], mutated), name
     assert ReasonCode.INTERNAL_ERROR not in r.reasons
     json.loads(r.to_json(include_evidence=True))
+
+
+def _same_signed_content(name, original, mutated):
+    from icao9303.lds.com import EFCOM
+    from icao9303.lds.sod import SOD
+
+    if name == "EF.COM":
+        return EFCOM.from_bytes(mutated).tag_list == EFCOM.from_bytes(original).tag_list
+    if name == "EF.SOD":
+        a, b = SOD.from_bytes(original), SOD.from_bytes(mutated)
+        return (a.econtent_bytes == b.econtent_bytes and a.signed_attrs_bytes() == b.signed_attrs_bytes()
+                and a.signature() == b.signature() and a.signer_certificate().dump() == b.signer_certificate().dump()
+                and a.signature_algorithm().dump() == b.signature_algorithm().dump())
+    return False
 
 
 # -- the session: SM errors, card removal, resume ----------------------------------------------------------
