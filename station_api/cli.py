@@ -105,7 +105,7 @@ def _init_admin(url: str, username: str, scrypt_n: int, *, as_json: bool) -> int
     if len(password) < 12:
         print("cancuoc serve --init-admin: the password needs at least 12 characters", file=sys.stderr)
         return 2
-    engine = make_engine(url)
+    engine = make_engine(url, hide_parameters=True)
     try:
         with session_scope(engine) as session:
             existing = session.execute(
@@ -140,7 +140,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from population.db import make_engine, session_scope
     from station_api.audit import verify_chain
 
-    engine = make_engine(_database_url())
+    engine = make_engine(_database_url(), hide_parameters=True)
     try:
         with session_scope(engine) as session:
             result = verify_chain(session)

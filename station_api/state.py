@@ -113,7 +113,9 @@ class AppState:
 
     @classmethod
     def build(cls, settings: ApiSettings, engine: Engine | None = None) -> AppState:
-        engine = engine or make_engine(settings.effective_database_url)
+        # hide_parameters: SQL logging and DBAPI error messages must not print bound parameters
+        # (personal IDs, hence CANs; password hashes).
+        engine = engine or make_engine(settings.effective_database_url, hide_parameters=True)
         return cls(
             settings=settings,
             engine=engine,
