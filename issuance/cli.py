@@ -115,7 +115,7 @@ def register(subparsers: Any) -> None:
 def _engine() -> Any:
     from population.db import make_engine, upgrade_database
 
-    engine = make_engine()
+    engine = make_engine(hide_parameters=True)  # no personal IDs (CANs) in SQL logs or errors
     upgrade_database(engine)
     return engine
 

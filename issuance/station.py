@@ -59,7 +59,8 @@ def open_station(*, init_pki: bool = False, engine: Any = None, keystore: Any = 
     settings = get_settings()
     settings.ensure_home()
     if engine is None:
-        engine = make_engine(settings.effective_database_url)
+        # SQL logging and DBAPI errors must not print bound parameters (personal IDs, so CANs).
+        engine = make_engine(settings.effective_database_url, hide_parameters=True)
         upgrade_database(engine)
     keystore = keystore or open_keystore(settings.keystore_dir)
     pki = open_workspace(settings.pki_dir, keystore)
