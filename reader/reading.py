@@ -56,6 +56,7 @@ AID_LDS1 = bytes.fromhex("A0000002471001")  # ICAO 9303-10 §3.6.1
 READ_SIZE_LADDER: tuple[int, ...] = (65536, 32768, 4096, 1024, 256, 224, 223, 160, 128, 64, 32, 16, 8, 1)
 SHORT_READ_DEFAULT = 223  # fits one short SM response with 3DES or AES padding (9303-11 §9.8)
 MAX_FILE_SIZE = 1 << 20   # hostile chip announcing a huge file: refuse above 1 MiB
+MAX_COMMANDS_PER_FILE = 4096  # a chip trickling bytes (or refusing forever) cannot keep us reading
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,12 @@ class FileReader:
                                                sw=sw) from exc
         data = bytearray()
         total: int | None = None
+        commands = 0
         while total is None or len(data) < total:
+            commands += 1
+            if commands > MAX_COMMANDS_PER_FILE:
+                raise MalformedFileError(f"{f.name}: more than {MAX_COMMANDS_PER_FILE} READ BINARY commands",
+                                         step="READ BINARY")
             want = self.size
             if total is not None:
                 want = min(want, total - len(data))

@@ -320,3 +320,33 @@ def test_appendix_d4_read_ef_com():
                         first_read=4)
     assert reader.read(FILES["EF.COM"]) == bytes.fromhex(v["ef_com"])
     assert replay.remaining == 0
+
+
+class HostileCard(PlainCard):
+    """Answers READ BINARY from a script of (data length, SW) pairs, cycled: random status words, short and
+    long answers, 61xx/6Cxx loops — the reading engine must end with data or a reader error, never hang."""
+
+    def __init__(self, script):
+        super().__init__({0x0101: b""})
+        self.script, self.i = script, 0
+
+    def process_apdu(self, apdu):
+        if apdu[1] not in (0xB0, 0xB1, 0xC0):
+            return super().process_apdu(apdu)
+        n, sw = self.script[self.i % len(self.script)]
+        self.i += 1
+        return bytes([0x61, 0x82, 0x7F, 0xFF][:min(n, 4)]) + bytes(max(0, n - 4)) + sw.to_bytes(2, "big")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=300),
+                          st.sampled_from([0x9000, 0x6282, 0x6700, 0x6C00, 0x6C10, 0x61FF, 0x6100, 0x6B00,
+                                           0x6982, 0x6A82, 0x6988, 0x6F00, 0x9000])),
+                min_size=1, max_size=6))
+def test_hostile_chip_never_hangs(script):
+    card = HostileCard(script)
+    try:
+        FileReader(InProcessTransport(card), memory=ReadSizeMemory()).read(FILES["DG1"])
+    except Exception as exc:
+        assert hasattr(exc, "reason"), type(exc)
+    assert card.i < 5 * 4096
