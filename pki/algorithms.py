@@ -259,3 +259,15 @@ def raw_to_der_ecdsa(raw: bytes) -> bytes:
 def der_to_raw_ecdsa(der: bytes, field_size: int) -> bytes:
     r, s = decode_dss_signature(der)
     return r.to_bytes(field_size, "big") + s.to_bytes(field_size, "big")
+
+
+def signature_bits(bits, inner_algorithm=None, outer_algorithm=None) -> bytes:
+    """The octets of a certificate/CRL signature BIT STRING, refusing encodings a forger could vary
+    without touching the signed bytes: unused bits other than 0 (RFC 5280 §4.1.1.3 signatures are whole
+    octets) and an outer signatureAlgorithm that differs from the one inside the TBS (RFC 5280 §4.1.1.2)."""
+    contents = bits.contents or b""
+    if not contents or contents[0] != 0 or getattr(bits, "method", 0) != 0:
+        raise PKIError("signature BIT STRING is not a whole number of octets", code="SIGNATURE_INVALID")
+    if inner_algorithm is not None and outer_algorithm is not None and inner_algorithm.dump() != outer_algorithm.dump():
+        raise PKIError("signatureAlgorithm differs inside and outside the signed part", code="SIGNATURE_INVALID")
+    return bytes(contents[1:])

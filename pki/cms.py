@@ -127,14 +127,54 @@ class SignedDataVerification:
     signing_time: datetime | None
 
 
+def _check_structure(sd: cms.SignedData, si: cms.SignerInfo, content_type: str, what: str) -> None:
+    """The unsigned parts of SignedData must be consistent (RFC 5652 §5.1, §5.3), so that no byte of a
+    signed file can change without the verification failing:
+
+    - SignedData version 3 when eContentType is not id-data (4 and 5 only with other certificate or
+      revocation formats, which eMRTD objects do not carry);
+    - SignerInfo version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier;
+    - digestAlgorithms lists the SignerInfo's digestAlgorithm; every entry has absent or NULL parameters.
+    """
+    version = sd["version"].native
+    expected_versions = ("v1", "v3") if content_type == "1.2.840.113549.1.7.1" else ("v3",)
+    if version not in expected_versions:
+        raise CMSError(f"{what}: SignedData version {version}, expected v3", code="CMS_MALFORMED", object=what)
+    si_version = si["version"].native
+    want = "v1" if si["sid"].name == "issuer_and_serial_number" else "v3"
+    if si_version != want:
+        raise CMSError(
+            f"{what}: SignerInfo version {si_version} with {si['sid'].name}", code="CMS_MALFORMED", object=what
+        )
+    listed = []
+    for alg in sd["digest_algorithms"]:
+        if alg["parameters"].native is not None:
+            raise CMSError(f"{what}: digest algorithm with parameters", code="CMS_MALFORMED", object=what)
+        listed.append(alg["algorithm"].dotted)
+    if si["digest_algorithm"]["parameters"].native is not None:
+        raise CMSError(f"{what}: SignerInfo digest algorithm with parameters", code="CMS_MALFORMED", object=what)
+    if si["digest_algorithm"]["algorithm"].dotted not in listed:
+        raise CMSError(
+            f"{what}: the signer's digest algorithm is not in SignedData.digestAlgorithms",
+            code="CMS_MALFORMED",
+            object=what,
+        )
+
+
 def signed_data_certificates(signed_data: cms.SignedData) -> list[x509.Certificate]:
     return [c.chosen for c in (signed_data["certificates"] or []) if c.name == "certificate"]
 
 
 def _matches(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
+    """Decision: the sid's issuer must equal the certificate's issuer byte for byte (not merely under the
+    case-insensitive RFC 5280 §7.1 comparison), so that no unsigned byte of a SignedData can change and
+    still verify; every signer copies the DER of its certificate's issuer."""
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
-        return cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native
+        return (
+            cert["tbs_certificate"]["issuer"].dump() == ias["issuer"].dump()
+            and cert.serial_number == ias["serial_number"].native
+        )
     return cert.key_identifier == sid.chosen.native
 
 
@@ -177,6 +217,7 @@ def verify_signed_data(
                 object=what,
             )
         si = signer_infos[0]
+        _check_structure(sd, si, content_type, what)
         certs = signed_data_certificates(sd)
         sid = si["sid"]
         if signer_certificate is not None:

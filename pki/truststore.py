@@ -736,12 +736,14 @@ class TrustStore:
 
 
 def _crl_signed_by(crl: asn1crl.CertificateList, issuer: x509.Certificate) -> bool:
-    from pki.algorithms import describe_signature_algorithm, load_public_key, verify_signature
+    from pki.algorithms import describe_signature_algorithm, load_public_key, signature_bits, verify_signature
 
     try:
         scheme, hash_alg, salt = describe_signature_algorithm(crl["signature_algorithm"])
         key = load_public_key(issuer["tbs_certificate"]["subject_public_key_info"])
-        verify_signature(key, scheme, hash_alg, crl["tbs_cert_list"].dump(), bytes(crl["signature"].native), salt)
+        tbs = crl["tbs_cert_list"]
+        signature = signature_bits(crl["signature"], tbs["signature"], crl["signature_algorithm"])
+        verify_signature(key, scheme, hash_alg, tbs.dump(), signature, salt)
         return True
     except PKIError:
         return False

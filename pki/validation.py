@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from asn1crypto import crl as asn1crl
 from asn1crypto import x509
 
-from pki.algorithms import describe_signature_algorithm, load_public_key, verify_signature
+from pki.algorithms import describe_signature_algorithm, load_public_key, signature_bits, verify_signature
 from pki.errors import PKIError, PKIValidationError
 from pki.profiles import certificate_fingerprint, utc
 
@@ -100,7 +100,9 @@ def _verify_cert_signature(cert: x509.Certificate, issuer: x509.Certificate, all
             subject=cert.subject.human_friendly,
         )
     key = load_public_key(issuer["tbs_certificate"]["subject_public_key_info"])
-    verify_signature(key, scheme, hash_alg, cert["tbs_certificate"].dump(), bytes(cert["signature_value"].native), salt)
+    tbs = cert["tbs_certificate"]
+    signature = signature_bits(cert["signature_value"], tbs["signature"], cert["signature_algorithm"])
+    verify_signature(key, scheme, hash_alg, tbs.dump(), signature, salt)
 
 
 def issued_by(child: x509.Certificate | asn1crl.CertificateList, issuer: x509.Certificate) -> bool:
@@ -137,10 +139,29 @@ def validate_ds_path(
 
     ``signed_at`` (optional) is when the SOD was signed, for the chain model (see `ValidationPolicy`).
     Results are served from the trust store's warm cache keyed by the DS fingerprint: the path and its
-    signature checks are reused, the time and CRL checks are redone for every call.
+    signature checks are reused, the time and CRL checks are redone for every call. Hostile certificates
+    (e.g. a DS taken from an EF.SOD as read) give ``CERT_MALFORMED``, never another exception.
     """
-    policy = policy or ValidationPolicy()
     at = utc(at)
+    try:
+        return _validate_ds_path(ds_cert, at, trust_store, policy or ValidationPolicy(), signed_at)
+    except PKIValidationError:
+        raise
+    except PKIError as exc:  # e.g. ALGORITHM_UNSUPPORTED, KEY_MALFORMED from a hostile certificate
+        raise PKIValidationError(exc.code, exc.message, at=at) from exc
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        raise PKIValidationError(
+            "CERT_MALFORMED", f"certificate in the path malformed ({exc.__class__.__name__})", at=at
+        ) from exc
+
+
+def _validate_ds_path(
+    ds_cert: x509.Certificate | bytes,
+    at: datetime,
+    trust_store: TrustStore,
+    policy: ValidationPolicy,
+    signed_at: datetime | None,
+) -> PathValidationResult:
     if isinstance(ds_cert, bytes | bytearray):
         try:
             ds_cert = x509.Certificate.load(bytes(ds_cert), strict=True)

@@ -297,3 +297,28 @@ def test_two_rollovers_chain_through_two_links(tmp_path):
     assert len(result.path) == 4 and result.csca.dump() == r3["csca"].dump()
     with pytest.raises(PKIValidationError):
         validate_ds_path(first_ds, T0 + timedelta(days=201), store, ValidationPolicy(crl_missing="ignore", max_links=1))
+
+
+def test_no_single_byte_change_of_our_ef_sod_verifies(world):
+    """Every byte of EF.SOD is covered: the signed ones by the signature, the unsigned ones (versions,
+    digestAlgorithms, sid, the embedded DS certificate, BIT STRING padding) by structural checks."""
+    from icao9303.errors import ICAOError
+    from pki.errors import PKIError
+
+    store = _store(world, anchors=[world.csca1], links=[world.rollover["new_with_old"]])
+    good = world.sod_before.to_bytes()
+    reference = SOD.from_bytes(good).dg_hashes
+    accepted = []
+    for pos in range(len(good)):
+        for flip in (0x20 if pos % 2 else 0x01,):  # 0x20 flips letter case: names must match byte for byte
+            data = bytearray(good)
+            data[pos] ^= flip
+            try:
+                sod = SOD.from_bytes(bytes(data))
+                result = verify_signed_data(sod.content_info)
+                validate_ds_path(result.signer_certificate, world.at, store)
+                if sod.dg_hashes == reference:
+                    accepted.append((pos, flip))
+            except (PKIError, ICAOError):
+                pass
+    assert accepted == []
