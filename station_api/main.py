@@ -85,7 +85,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.limit)
             return message
 
         try:
@@ -94,8 +94,14 @@ class BodyLimitMiddleware:
             await _too_large(scope, receive, send, self.limit)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """A streamed (chunked) body went past the limit while being read.
+
+    An HTTPException because FastAPI re-raises those from its body parsing and turns any other exception
+    there into a generic 400 — which would hide the 413 from a client that sent no Content-Length."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"at most {limit} bytes")
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -215,11 +221,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: ProblemCode.NOT_FOUND, 405: ProblemCode.METHOD_NOT_ALLOWED}.get(
-            exc.status_code, ProblemCode.VALIDATION_FAILED
+        code = {
+            404: ProblemCode.NOT_FOUND,
+            405: ProblemCode.METHOD_NOT_ALLOWED,
+            413: ProblemCode.BODY_TOO_LARGE,
+        }.get(exc.status_code, ProblemCode.VALIDATION_FAILED)
+        title = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}.get(
+            exc.status_code, "Bad request"
         )
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Bad request")
-        return problem_response(exc.status_code, code, title, headers=getattr(exc, "headers", None))
+        detail = exc.detail if isinstance(exc, _BodyTooLarge) else None
+        return problem_response(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
 
 
 #: Error responses every operation may give; all are problem details.
