@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from population import find_citizen, make_engine, upgrade_database
 from population.citizens import citizen_view
-from population.db import session_scope
+from population.db import read_only_engine
 from population.intake import import_dc01
 from population.quality import quality_report
 from population.seed import dc01_rows
@@ -95,13 +95,15 @@ def main() -> int:
     ap.add_argument("--error-rate", type=float, default=0.01)
     ap.add_argument("--server", default=os.environ.get("CANCUOC_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"))
     ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument("--reuse-database", metavar="NAME", help="a database kept by --keep: skip the import")
     ap.add_argument("--workdir", help="keep the generated CSV (+ planted.json) here and reuse it next time")
     args = ap.parse_args()
 
-    dbname = f"cancuoc_bench_{secrets.token_hex(4)}"
+    dbname = args.reuse_database or f"cancuoc_bench_{secrets.token_hex(4)}"
     libpq = f"{args.server}/{dbname}"
     with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
+        if not args.reuse_database:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
         server_version = conn.execute("SHOW server_version").fetchone()[0]
     url = libpq.replace("postgresql://", "postgresql+psycopg://", 1)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cancuoc_bench_"))
@@ -142,15 +144,28 @@ def main() -> int:
                 last[0] = time.perf_counter()
                 print(f"    ... {p.fraction:5.1%}  {p.rate:,.0f} rows/s", file=sys.stderr, flush=True)
 
-        rep = import_dc01(engine, path, actor="bench", reject_path=workdir / "rejects.csv", progress=progress)
-        validated = rep.inserted + rep.unchanged + rep.rejected
-        row("DC01 import, validated rows/s", f"{validated / rep.seconds:,.0f} rows/s  ({validated:,} rows in "
-            f"{rep.seconds:.1f} s: {rep.inserted:,} inserted, {rep.rejected:,} rejected {rep.reject_reasons})")
+        if not args.reuse_database:
+            rep = import_dc01(engine, path, actor="bench", reject_path=workdir / "rejects.csv", progress=progress)
+            validated = rep.inserted + rep.unchanged + rep.rejected
+            row("DC01 import, validated rows/s", f"{validated / rep.seconds:,.0f} rows/s  ({validated:,} rows in "
+                f"{rep.seconds:.1f} s: {rep.inserted:,} inserted, {rep.rejected:,} rejected {rep.reject_reasons})")
         with psycopg.connect(libpq, autocommit=True) as conn:
             conn.execute("ANALYZE")
             ids = [r[0] for r in conn.execute("SELECT personal_id FROM citizens")]
 
         # 3. lookups by personal ID, 8 concurrent clients
+        reader = read_only_engine(engine)
+
+        def ro_worker():
+            from sqlalchemy.orm import Session
+
+            def call(pid: str) -> None:
+                with Session(reader) as s:
+                    c = find_citizen(s, pid)
+                    assert c is not None
+
+            return call, lambda: None
+
         def orm_worker():
             from sqlalchemy.orm import Session
 
@@ -162,8 +177,10 @@ def main() -> int:
             return call, lambda: None
 
         def view_worker():
+            from sqlalchemy.orm import Session
+
             def call(pid: str) -> None:
-                with session_scope(engine) as s:
+                with Session(reader) as s:
                     citizen_view(s, pid)
 
             return call, lambda: None
@@ -181,9 +198,11 @@ def main() -> int:
         lat, wall = run_clients(args.clients, args.lookups, ids, bare_worker)
         report_latency("floor: bare psycopg SELECT by primary key", lat, wall)
         lat, wall = run_clients(args.clients, args.lookups, ids, orm_worker)
-        report_latency("lookup by personal ID (population.find_citizen)", lat, wall)
+        report_latency("find_citizen, one transaction per lookup", lat, wall)
+        lat, wall = run_clients(args.clients, args.lookups, ids, ro_worker)
+        report_latency("find_citizen on read_only_engine (autocommit)", lat, wall)
         lat, wall = run_clients(args.clients, max(1, args.lookups // 2), ids, view_worker)
-        report_latency("full record (citizen_view: 4 keyed queries)", lat, wall)
+        report_latency("citizen_view on read_only_engine (4 queries)", lat, wall)
 
         # 4. duplicate detection on the imported population: found vs planted
         present = set(ids)

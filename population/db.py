@@ -64,6 +64,17 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def read_only_engine(engine: Engine) -> Engine:
+    """The same pool without transaction bracketing, for single-statement lookups on PostgreSQL.
+
+    A lookup by personal ID is one ``SELECT``: wrapping it in BEGIN … ROLLBACK costs two extra round
+    trips. Never write through this engine. SQLite keeps its engine (its BEGIN IMMEDIATE serializes).
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def is_postgresql(bind: Engine | Session | Any) -> bool:
     engine = bind.get_bind() if isinstance(bind, Session) else bind
     return engine.dialect.name == "postgresql"
