@@ -5,6 +5,7 @@ Public API (stable; other areas call these)::
     # engines, sessions, schema (population.db)
     make_engine(url: str | None = None, **kw) -> Engine   # None: CANCUOC_DATABASE_URL / workspace SQLite
     upgrade_database(url_or_engine=None, revision="head") -> None   # Alembic upgrade, shipped migrations
+    read_only_engine(engine) -> Engine    # autocommit variant for single-SELECT lookups (PostgreSQL)
     session_scope(engine) -> ContextManager[Session]           # one transaction: commit / rollback
     Base (population.models.base.Base)                         # declarative base of every table
 
@@ -91,7 +92,7 @@ from population.citizens import (
     modify_citizen,
     update_citizen,
 )
-from population.db import make_engine, session_scope, upgrade_database
+from population.db import make_engine, read_only_engine, session_scope, upgrade_database
 from population.errors import (
     CardRegistryError,
     ConcurrentUpdate,
@@ -130,6 +131,7 @@ __all__ = [
     "mark_spoiled",
     "modify_citizen",
     "public_key_sha256",
+    "read_only_engine",
     "register_birth",
     "register_card",
     "reject_update",
