@@ -38,16 +38,7 @@ def own_trust_store(pki: Any, directory: Path | None = None) -> Any:
     link certificates and newest CRLs, each import verified by `pki.truststore`."""
     from pki.truststore import TrustStore
 
-    store = TrustStore(directory)
-    objs = pki.trust_store_objects()
-    with store.transaction():
-        for cert in objs["cscas"]:
-            store.add_csca(cert, source="own")
-        for cert in objs["links"]:
-            store.add_link(cert, source="own")
-        for crl in objs["crls"]:
-            store.add_crl(crl, source="own")
-    return store
+    return pki.seed_trust_store(TrustStore(directory))
 
 
 def open_station(*, init_pki: bool = False, engine: Any = None, keystore: Any = None) -> IssuanceContext:

@@ -32,7 +32,8 @@ Issuer (`pki.workspace`)
     module function ``sign_sod(data_group_hashes, doc_type="ID", *, workspace=None, ...)``.
     ``PKI.sign_card_security(security_infos_der, doc_type="ID", *, now=None) -> bytes`` — EF.CardSecurity
     (ContentInfo over SecurityInfos, id-SecurityObject) by the current DS under the same rules and counting.
-    ``signature_count(record)``, ``crl_due(now)``, ``trust_store_objects()`` (own CSCAs, links, DS, CRLs).
+    ``signature_count(record)``, ``crl_due(now)``, ``trust_store_objects()`` (own CSCAs, links, DS, CRLs),
+    ``seed_trust_store(store)`` (imports them into a verifier's TrustStore).
     ``open_workspace(home=None, keystore=None)`` from ``cancuoc.settings`` (pki_dir, keystore_dir,
     env CANCUOC_KEYSTORE_PASSPHRASE; dev default refused in production).
     Policies: ``IssuerPolicy`` and ``RotationPolicy`` (frozen dataclasses).

@@ -427,15 +427,7 @@ def cmd_trust_list(args: argparse.Namespace) -> int:
 @_guard
 def cmd_trust_seed(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    store = _store(args)
-    objs = ws.trust_store_objects()
-    with store.transaction():
-        for cert in objs["cscas"]:
-            store.add_csca(cert, source="own")
-        for cert in objs["links"]:
-            store.add_link(cert, source="own")
-        for crl in objs["crls"]:
-            store.add_crl(crl, source="own")
+    store = ws.seed_trust_store(_store(args))
     _emit(args, store.summary(), f"trust store {store.directory} seeded with this PKI's CSCAs, links and CRLs")
     return 0
 

@@ -1000,6 +1000,20 @@ class PKI:
             "crls": self.latest_crls(),
         }
 
+    def seed_trust_store(self, store: Any) -> Any:
+        """Import this PKI's CSCAs, link certificates and newest CRLs into a verifier's `TrustStore`, in one
+        transaction, each import verified by the store (`cancuoc pki trust seed`, the issuance read-back,
+        the station API). Returns the store."""
+        objs = self.trust_store_objects()
+        with store.transaction():
+            for cert in objs["cscas"]:
+                store.add_csca(cert, source="own")
+            for cert in objs["links"]:
+                store.add_link(cert, source="own")
+            for crl in objs["crls"]:
+                store.add_crl(crl, source="own")
+        return store
+
 
 def _safe(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40]
