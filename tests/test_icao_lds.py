@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import io
+import json
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -475,9 +476,15 @@ def test_mutated_files_give_lds_error_only(name, data):
         raw[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.one_of(st.just(len(raw)), st.integers(0, len(raw))))
     try:
-        parse_lds_file(name, bytes(raw[:cut]))
+        obj = parse_lds_file(name, bytes(raw[:cut]))
     except ICAOError as exc:
         assert isinstance(exc, LDSError), type(exc)
+    else:  # whatever parses can be dumped (cancuoc lds)
+        from icao9303.cli import render
+
+        described = obj.describe()
+        json.dumps(described, default=str)
+        render(described)
 
 
 @settings(FUZZ, max_examples=300)
@@ -766,3 +773,10 @@ def test_dg12_property_round_trip(issuing_authority, date_of_issue, other_person
                 date_and_time_of_personalization=stamp)
     back = assert_round_trip(DG12, dg12)
     assert back.issues == ()
+
+
+def test_dg2_39794_huge_integer_reported():
+    block = encode_tlv(0xA1, encode_tlv(0x65, encode_tlv(0xA0, encode_tlv(0x80, b"\x01" + bytes(3000)))))
+    record = Face39794Record.from_bytes(block)
+    assert any("INTEGER of 3001 octets" in i for i in record.issues)
+    json.dumps(record.describe())

@@ -345,3 +345,11 @@ def test_domain_parameter_infos_accept_asn1crypto_algorithms():
     assert described[0]["domain_parameter"]["parameters"] == "brainpoolp256r1"
     assert described[1]["domain_parameter"] == {"algorithm": "standardizedDomainParameters", "parameter_id": 13,
                                                 "parameters": "BrainpoolP256r1"}
+
+
+def test_huge_integer_is_dumped_as_hex():
+    """A hostile 3000-octet INTEGER (beyond Python's int->str limit) still dumps."""
+    huge = encode_tlv(0x02, b"\x01" + bytes(2999))
+    raw = encode_tlv(0x31, encode_tlv(0x30, encode_tlv(0x06, bytes.fromhex("04007F00070202040202")) + huge))
+    described = SecurityInfos.from_bytes(raw).describe()
+    assert described[0]["version"].startswith("0x01") and json.dumps(described)

@@ -342,6 +342,9 @@ class _Reader:
         if node.children is not None or not node.value:
             self.issues.append(f"{where}: not an INTEGER")
             return None
+        if len(node.value) > 8:  # every INTEGER of the module is far smaller; keeps dumps printable
+            self.issues.append(f"{where}: INTEGER of {len(node.value)} octets")
+            return None
         return int.from_bytes(node.value, "big", signed=True)
 
     def code(self, node: TLVNode | None, where: str) -> int | None:

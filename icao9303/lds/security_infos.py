@@ -496,7 +496,9 @@ class SecurityInfos(BytesEquality):
                 if isinstance(value, core.Void):
                     continue
                 if isinstance(value, core.Integer):
-                    entry[name] = value.native
+                    n = value.native
+                    # a hostile huge INTEGER would not even convert to decimal text (Python's limit)
+                    entry[name] = n if n.bit_length() <= 64 else f"0x{value.contents.hex()}"
                 elif isinstance(value, core.ObjectIdentifier):
                     entry[name] = oids.oid_name(value.dotted)
                 elif isinstance(value, keys.PublicKeyInfo):

@@ -353,7 +353,15 @@ class SOD(BytesEquality):
         return None
 
     def describe(self) -> dict[str, object]:
-        """A JSON-friendly summary (hashes in hex) for dumps."""
+        """A JSON-friendly summary (hashes in hex) for dumps. Never raises: a part that does not parse
+        (e.g. a malformed DS certificate, which only fails when used) is shown as such."""
+
+        def safe(fn, what: str) -> object:  # type: ignore[no-untyped-def]
+            try:
+                return fn()
+            except (LDSError, *ASN1_ERRORS):
+                return f"malformed {what}"
+
         return {
             "file": "EF.SOD",
             "version": self.version,
@@ -361,15 +369,15 @@ class SOD(BytesEquality):
             "lds_version": self.lds_version,
             "unicode_version": self.unicode_version,
             "dg_hashes": {str(n): h.hex() for n, h in self.dg_hashes.items()},
-            "signers": [
+            "signers": safe(lambda: [
                 {
                     "digest_algorithm": si["digest_algorithm"]["algorithm"].native,
                     "signature_algorithm": si["signature_algorithm"]["algorithm"].native,
                     "signed_attrs": [a["type"].native for a in (self.signed_attrs(i) or [])],
                 }
                 for i, si in enumerate(self.signer_infos)
-            ],
-            "certificates": [c.subject.human_friendly for c in self.certificates],
+            ], "SignerInfo"),
+            "certificates": safe(lambda: [c.subject.human_friendly for c in self.certificates], "certificate"),
         }
 
 
