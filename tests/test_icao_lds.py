@@ -780,3 +780,18 @@ def test_dg2_39794_huge_integer_reported():
     record = Face39794Record.from_bytes(block)
     assert any("INTEGER of 3001 octets" in i for i in record.issues)
     json.dumps(record.describe())
+
+
+@pytest.mark.parametrize("where", ["number", "value", "version"])
+def test_dg13_huge_integers(where):
+    huge = encode_tlv(0x02, b"\x01" + bytes(2999))
+    version = huge if where == "version" else b"\x02\x01\x01"
+    entry = (huge + encode_tlv(0x0C, b"x")) if where == "number" else (b"\x02\x01\x05" + huge)
+    raw = encode_tlv(0x6D, encode_tlv(0x30, version + bytes.fromhex("060628d316010008")
+                                      + encode_tlv(0x31, encode_tlv(0x30, entry))))
+    if where == "value":  # an INTEGER value is kept as read and dumped as its DER
+        described = DG13.from_bytes(raw).describe()
+        assert described["nationality"][0].startswith("DER 0282") and json.dumps(described)
+    else:
+        with pytest.raises(LDSError):
+            DG13.from_bytes(raw)

@@ -187,6 +187,8 @@ class DG13:
                 if not items:
                     raise LDSError("DG13: empty field", file="DG13", reason="lds.value")
                 number = core.Integer.load(items[0].dump(), strict=True).native
+                if not 0 <= number < 1 << 31:  # field numbers are small (VN_CARD.md: 1-16, more on 2024 cards)
+                    raise LDSError("DG13: field number out of range", file="DG13", reason="lds.value")
                 values = tuple(_from_any(v, 1) for v in items[1:])
                 out.append(DG13Field(int(number), values))
         except LDSError:
@@ -194,6 +196,8 @@ class DG13:
         except ASN1_ERRORS as exc:
             msg = f"DG13: malformed ASN.1 ({type(exc).__name__})"
             raise LDSError(msg, file="DG13", reason="lds.asn1") from exc
+        if not 0 <= version < 1 << 31:
+            raise LDSError("DG13: version out of range", file="DG13", reason="lds.value")
         return cls(tuple(out), int(version), oid, bytes(data))
 
     def to_asn1(self) -> DG13Content:
@@ -255,5 +259,14 @@ class DG13:
                 out["father_name"] = self.father_name
                 out["mother_name"] = self.mother_name
             else:
-                out[f.name] = f.text if f.text is not None else [repr(v) for v in f.values]
+                out[f.name] = f.text if f.text is not None else [_readable(v) for v in f.values]
         return out
+
+
+def _readable(value: DG13Value) -> object:
+    """A value for dumps: text as is, nested sequences as lists, other types as their DER in hex."""
+    if isinstance(value, tuple):
+        return [_readable(v) for v in value]
+    if isinstance(value, RawValue):
+        return f"DER {value.der.hex()}"
+    return value
