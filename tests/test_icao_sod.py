@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from icao9303.errors import ICAOError, LDSError
 from icao9303.lds import oids
 from icao9303.lds.sod import SOD, LDSSecurityObject, build_lds_security_object, hash_data_groups
+from icao9303.tlv import encode_tlv
 from tests.test_icao_hypothesis_settings import FUZZ
 
 DGS = {1: b"\x61\x03\x5f\x1f\x00", 2: b"\x75\x00", 14: b"\x6e\x02\x31\x00", 15: b"\x6f\x00"}
@@ -184,3 +185,23 @@ def test_content_type_registration_is_import_order_safe():
                          cwd=pathlib.Path(__file__).parent.parent, timeout=60)
     assert out.stdout.split() == ["1.2.840.113549.1.7.2", oids.ID_ICAO_MRTD_SECURITY_LDS_SECURITY_OBJECT,
                                   oids.ID_SECURITY_OBJECT]
+
+
+@pytest.mark.parametrize("field", ["version", "data_group_number"])
+def test_huge_integers_are_lds_errors(field):
+    """INTEGERs beyond Python's int->str limit must give LDSError, not a ValueError from a message."""
+    from asn1crypto import core
+
+    lso = build_lds_security_object("sha256", hash_data_groups("sha256", DGS))
+    if field == "version":
+        lso["version"] = core.Integer(1 << 16000)
+    else:
+        lso["data_group_hash_values"][0]["data_group_number"] = core.Integer(1 << 16000)
+    sd = cms.SignedData({
+        "version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
+        "encap_content_info": {"content_type": "lds_security_object", "content": lso},
+        "signer_infos": [],
+    })
+    raw = cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
+    with pytest.raises(LDSError):
+        SOD.from_bytes(encode_tlv(0x77, raw))

@@ -188,7 +188,9 @@ class SOD(BytesEquality):
         has_info = isinstance(lso["lds_version_info"], LDSVersionInfo)
         if version not in (0, 1) or (version == 1) != has_info:
             raise LDSError(
-                f"LDSSecurityObject version {version} with ldsVersionInfo {has_info}",
+                # the version is shown only when small: a hostile huge INTEGER has no decimal text
+                f"LDSSecurityObject version {version if version.bit_length() < 32 else '(huge)'}"
+                f" with ldsVersionInfo {has_info}",
                 file="EF.SOD",
                 reason="lds.value",
             )
