@@ -232,6 +232,7 @@ def test_standardized_domain_parameters_key_info(vector):
     assert isinstance(spki, SubjectPublicKeyInfo)
     assert spki["algorithm"]["algorithm"].native == "standardized_domain_parameters"
     assert spki.standardized_parameter_id == vector["parameter_id"]
+    assert spki.bit_size == {13: 256, 0: 1024}[vector["parameter_id"]]
     assert dataclasses.replace(si, raw=None).to_bytes() == raw  # DER re-encoding is identical too
     # engineer B's reader of the key takes what this module returns
     key = chip_authentication_key(info)

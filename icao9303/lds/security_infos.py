@@ -132,6 +132,13 @@ class SubjectPublicKeyAlgorithm(keys.PublicKeyAlgorithm):
         return value.native if isinstance(value, core.Integer) else None
 
 
+_STANDARDIZED_BITS = {
+    0: 1024, 1: 2048, 2: 2048, 8: 192, 9: 192, 10: 224, 11: 224, 12: 256, 13: 256, 14: 320, 15: 384, 16: 384,
+    17: 512, 18: 521,
+}
+"""Bit length of p of each standardized domain parameter set (9303-11 §9.5.1 table 6)."""
+
+
 class SubjectPublicKeyInfo(keys.PublicKeyInfo):
     """SubjectPublicKeyInfo of a Chip Authentication / PACE-CAM chip key (9303-11 §9.2.6, TR-03110-3
     A.1.1.2, RFC 5280 §4.1), lenient about the algorithm.
@@ -169,6 +176,16 @@ class SubjectPublicKeyInfo(keys.PublicKeyInfo):
     @property
     def standardized_parameter_id(self) -> int | None:
         return self["algorithm"].standardized_parameter_id
+
+    @property
+    def bit_size(self) -> int:
+        """Key size in bits; for standardized domain parameters the size of p (9303-11 §9.5.1 table 6)."""
+        pid = self.standardized_parameter_id
+        if pid is not None:
+            if pid not in _STANDARDIZED_BITS:
+                raise ValueError(f"unknown standardized domain parameter id {pid}")
+            return _STANDARDIZED_BITS[pid]
+        return super().bit_size
 
     @property
     def public_key_bytes(self) -> bytes:
