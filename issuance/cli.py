@@ -23,16 +23,25 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
     """Domain errors → one line with the reason code (exit 1); no traceback, no personal data."""
 
     def run(args: argparse.Namespace) -> int:
+        from icao9303.errors import ICAOError
+        from pki.errors import PKIError
         from population.errors import PopulationError
+        from reader.errors import ReaderError
 
         try:
             return fn(args)
         except (IssuanceError, PopulationError) as exc:
-            if getattr(args, "json", False):
-                print(json.dumps({"error": exc.reason, "message": str(exc)}, ensure_ascii=False))
-            else:
-                print(f"error [{exc.reason}]: {exc}", file=sys.stderr)
-            return 1
+            reason, message = exc.reason, str(exc)
+        except (PKIError, ICAOError, ReaderError) as exc:
+            # The layers below (no PKI workspace, a card state file that does not parse, no reader):
+            # their own stable code, never a traceback.
+            code = getattr(exc, "reason", None) or getattr(exc, "code", None) or type(exc).__name__
+            reason, message = str(getattr(code, "value", code)), str(getattr(exc, "message", None) or exc)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": reason, "message": message}, ensure_ascii=False))
+        else:
+            print(f"error [{reason}]: {message}", file=sys.stderr)
+        return 1
 
     run.__name__ = fn.__name__
     return run
