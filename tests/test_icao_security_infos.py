@@ -291,6 +291,12 @@ def test_card_security_with_appendix_i_key():
     assert spki["public_key"].native == bytes.fromhex(CA_KEY_VECTORS[0]["expected_key"])
     dg14 = DG14.from_bytes(DG14(infos).to_bytes())
     assert dg14.security_infos.chip_authentication_public_key(13).dump() == bytes.fromhex(CA_KEY_VECTORS[0]["der"])
+    # engineer B's selection over the parsed file (no ChipAuthenticationInfo: 3DES implied, 9303-11 §9.2.5)
+    from icao9303.crypto.ca import select_chip_authentication
+
+    oid, key = select_chip_authentication(dg14.security_infos)
+    assert oid == oids.ID_CA_ECDH_3DES_CBC_CBC and key.key_id == 13
+    assert key.public_key == bytes.fromhex(CA_KEY_VECTORS[0]["expected_key"])
 
 
 _STD_13 = bytes.fromhex("300C060704007F0007010202010D")  # AlgorithmIdentifier standardizedDomainParameters, 13
