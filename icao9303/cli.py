@@ -262,7 +262,11 @@ def _lds_dump(args: argparse.Namespace) -> int:
         if image is None:
             print("error: this file holds no face image", file=sys.stderr)
             return 1
-        args.extract_image.write_bytes(image)
+        try:
+            args.extract_image.write_bytes(image)
+        except OSError as exc:
+            print(f"error: cannot write {args.extract_image}: {exc.strerror}", file=sys.stderr)
+            return 2
         info["image_written"] = str(args.extract_image)
     _print_dump(info, args.json)
     return 0
