@@ -92,6 +92,18 @@ def test_lds_dump_unreadable_and_not_hex(tmp_path: Path, capsys: pytest.CaptureF
     assert rc == 2 and "not hex" in err
 
 
+def test_lds_extract_image_to_an_unwritable_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reader.testing import _dg2, portrait_jpeg  # the DG2 builder the reader tests use
+
+    f = tmp_path / "dg2.bin"
+    f.write_bytes(_dg2(portrait_jpeg(2000)))
+    rc, _, err = run(capsys, "lds", str(f), "--extract-image", str(tmp_path / "no" / "such" / "dir.jpg"))
+    assert rc == 2 and "cannot write" in err
+    rc, out, _ = run(capsys, "lds", str(f), "--extract-image", str(tmp_path / "face.jpg"), "--json")
+    assert json.loads(out)["image_written"]
+    assert rc == 0 and (tmp_path / "face.jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=300) | st.builds(lambda t, b: bytes([t]) + b, st.sampled_from(
     [0x60, 0x61, 0x63, 0x6B, 0x6C, 0x6D, 0x6E, 0x75, 0x77, 0x31]), st.binary(max_size=300)))
