@@ -34,8 +34,13 @@ The chip's anti-clone proof for a server is AA on its own challenge (plus the ch
 issuance, which the station API compares with DG14/DG15 from the bundle).
 
 Check ids (stable): access, read (a fatal read error), read.DGn, pa.sod_signature, pa.ds_path,
-pa.dg_hash.DGn, pa.com_sod, pa.dg1_access_key, pa.card_security, pa.legacy_algorithm, doc.DG1,
-doc.DG2, doc.DG13, ca, aa, evidence, internal. Reason codes: `reader.errors.ReasonCode`.
+pa.ds_path.<pki warning code> (WARNING, e.g. a stale CRL accepted by policy), pa.dg_hash.DGn, pa.com_sod,
+pa.dg1_access_key, pa.card_security, pa.legacy_algorithm, doc.DG1, doc.DG2, doc.DG13, ca, aa, evidence,
+internal. Reason codes: `reader.errors.ReasonCode`.
+
+Verdict (`reader.report.decide_verdict`): PASSED when no check failed, the SOD signature and the DS path
+passed, DG hashes were checked and — when the chip has DG14/DG15 — CA/PACE-CAM or AA passed; WARNING
+when a check warned or no clone check is possible; FAILED otherwise, `reason` = the first failure.
 
 Modules:
     reader.errors      ReasonCode (stable codes), ReaderError hierarchy

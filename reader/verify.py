@@ -182,7 +182,10 @@ def _passive_authentication(bundle: EvidenceBundle, trust_store: Any, at: dateti
     except Exception as exc:  # hostile input must give a reason code, never a crash
         checks.append(Check.failed("pa.sod_signature", ReasonCode.MALFORMED_FILE, type(exc).__name__))
     if ds_cert is None:
-        ds_cert = sod.signer_certificate() if sod.signer_infos else None
+        try:
+            ds_cert = sod.signer_certificate() if sod.signer_infos else None
+        except (ICAOError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            ds_cert = None
     if ds_cert is None:
         checks.append(Check.failed("pa.ds_path", ReasonCode.DS_NOT_TRUSTED, "no DS certificate in EF.SOD"))
     else:
