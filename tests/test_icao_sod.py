@@ -205,3 +205,12 @@ def test_huge_integers_are_lds_errors(field):
     raw = cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
     with pytest.raises(LDSError):
         SOD.from_bytes(encode_tlv(0x77, raw))
+
+
+def test_describe_shows_signer_and_certificate():
+    described = SOD.from_bytes(make_sod(extra_attr=True)).describe()
+    (signer,) = described["signers"]
+    assert signer["signing_time"].startswith("2025-02-01") and signer["signature_algorithm"] == "sha256_ecdsa"
+    (cert,) = described["certificates"]
+    assert cert["serial_number"] == format(1234, "x") and cert["not_after"].startswith("2026-01-01")
+    assert "Test DS" in cert["subject"]

@@ -376,11 +376,29 @@ class SOD(BytesEquality):
                     "digest_algorithm": si["digest_algorithm"]["algorithm"].native,
                     "signature_algorithm": si["signature_algorithm"]["algorithm"].native,
                     "signed_attrs": [a["type"].native for a in (self.signed_attrs(i) or [])],
+                    **_signing_time(self.signed_attrs(i)),
                 }
                 for i, si in enumerate(self.signer_infos)
             ], "SignerInfo"),
-            "certificates": safe(lambda: [c.subject.human_friendly for c in self.certificates], "certificate"),
+            "certificates": safe(lambda: [
+                {
+                    "subject": c.subject.human_friendly,
+                    "issuer": c.issuer.human_friendly,
+                    "serial_number": format(c.serial_number, "x") if c.serial_number.bit_length() < 4096 else "(huge)",
+                    "not_before": str(c["tbs_certificate"]["validity"]["not_before"].native),
+                    "not_after": str(c["tbs_certificate"]["validity"]["not_after"].native),
+                }
+                for c in self.certificates
+            ], "certificate"),
         }
+
+
+def _signing_time(attrs: cms.CMSAttributes | None) -> dict[str, str]:
+    """{"signing_time": ...} when the signed attributes carry one (RFC 5652 §11.3), else {}."""
+    for a in attrs or []:
+        if a["type"].native == "signing_time":
+            return {"signing_time": str(a["values"][0].native)}
+    return {}
 
 
 _register_content_types()
