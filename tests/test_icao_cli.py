@@ -2,9 +2,12 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cancuoc.cli import main
 from icao9303.lds import DG2, EFCOM
+from tests.test_icao_hypothesis_settings import FUZZ
 
 TD1 = ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]
 VN = ["IDVNM0900123450079090012345<<0", "9003152M3003150VNM<<<<<<<<<<<8", "NGUYEN<<VAN<AN<<<<<<<<<<<<<<<<"]
@@ -117,3 +120,24 @@ def test_render_tree():
 
     assert render({"a": 1, "bb": [1, 2], "c": {"d": None}, "e": [{"f": True}]}) == [
         "a   1", "bb  1, 2", "c", "  d  -", "e", "  [1]", "    f  yes"]
+
+
+@settings(FUZZ, max_examples=60)
+@given(name=st.sampled_from(sorted(DUMP_SAMPLES)), data=st.data())
+def test_lds_dump_mutated_files_never_trace(tmp_path_factory, name, data):
+    """Whatever the bytes, `cancuoc lds` prints a dump (0) or a clean error (1), never a traceback."""
+    import contextlib
+    import io
+
+    raw = bytearray(DUMP_SAMPLES[name])
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path = tmp_path_factory.mktemp("fuzz") / "f.bin"
+    path.write_bytes(bytes(raw[: data.draw(st.integers(1, len(raw)))]))
+    args = ["lds", str(path), *data.draw(st.sampled_from([[], ["--json"], ["--tlv"]]))]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    assert code in (0, 1) and "Traceback" not in err.getvalue()
+    if "--json" in args:
+        json.loads(out.getvalue())

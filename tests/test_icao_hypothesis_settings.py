@@ -25,5 +25,4 @@ def test_every_fuzz_test_is_bounded_and_has_no_deadline(name):
         assert chosen.deadline is None, test.__name__
         assert chosen.max_examples <= MAX_EXAMPLES_CEILING, test.__name__
         assert HealthCheck.too_slow in chosen.suppress_health_check, test.__name__
-    if name not in ("cli",):
-        assert fuzz, f"tests.test_icao_{name} has no hypothesis test"
+    assert fuzz, f"tests.test_icao_{name} has no hypothesis test"
