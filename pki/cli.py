@@ -438,7 +438,11 @@ def cmd_trust_validate(args: argparse.Namespace) -> int:
     from pki.truststore import load_certificate
     from pki.validation import ValidationPolicy, validate_ds_path
 
-    data = args.file.read_bytes()
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise PKIError(f"{args.file.name}: cannot read ({exc.strerror or type(exc).__name__})",
+                       code="FILE_UNREADABLE") from None
     signed_at = None
     if data[:1] == b"\x77":
         from icao9303.lds.sod import SOD

@@ -690,13 +690,21 @@ class TrustStore:
             raise TrustStoreError(f"{p.name}: {exc.message}", code=exc.code, object=p.name) from exc
 
     def _import_file(self, p: Path, *, anchor_ok: bool, skip_unverifiable: bool, now: datetime | None) -> ImportReport:
-        data = p.read_bytes()
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise TrustStoreError(f"{p.name}: cannot read ({exc.strerror or type(exc).__name__})",
+                                  code="FILE_UNREADABLE", object=p.name) from None
         what = p.name
         head = data.lstrip()[:64]
         if head.startswith((b"version:", b"dn:", b"#")):
             return self.import_ldif(data, source=what, skip_unverifiable=skip_unverifiable, now=now)
         if pem.detect(data):
-            kind, _, _ = pem.unarmor(data)
+            try:
+                kind, _, _ = pem.unarmor(data)
+            except ValueError:
+                raise TrustStoreError(f"{what}: PEM armor is malformed", code="PEM_MALFORMED",
+                                      object=what) from None
             if kind == "X509 CRL":
                 return self.add_crl(load_crl(data, what), what)
             cert = load_certificate(data, what)
