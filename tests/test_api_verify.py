@@ -257,3 +257,14 @@ def test_malformed_evidence_and_limits(env_sqlite):
     assert r.status_code == 413
     r = env.api.client.post("/api/v1/verifications", headers=env.api.headers(Role.ENROLLMENT_OFFICER))
     assert r.status_code == 403
+
+
+def test_both_chip_keys_are_compared_with_the_registry(chips):
+    """The server binds a card by its AA (DG15) AND its CA (DG14) public keys: both fingerprints come out of
+    the evidence exactly as the registry recorded them at issuance."""
+    from station_api.services.verification import _chip_key_fingerprints
+
+    card = chips["card"]
+    aa, ca = _chip_key_fingerprints(card.files, None)
+    assert aa == registry.public_key_sha256(card.keys["AA"])
+    assert ca == registry.public_key_sha256(card.keys["CA"])

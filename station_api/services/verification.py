@@ -158,7 +158,7 @@ def _chip_key_fingerprints(files: Mapping[str, bytes], ca_key_id: Any) -> tuple[
         try:
             from icao9303.lds.security_infos import DG14
 
-            info = DG14.from_bytes(dg14).infos.chip_authentication_public_key(ca_key_id)
+            info = DG14.from_bytes(dg14).security_infos.chip_authentication_public_key(ca_key_id)
             ca = registry.public_key_sha256(info["chip_authentication_public_key"].dump())
         except Exception:  # likewise: a malformed DG14 is a failed check already
             ca = None
