@@ -395,3 +395,41 @@ def test_pki_trust_add_and_lint_on_garbage(workspace: Path, capsys: pytest.Captu
     assert rc == 2 and err.startswith("error: ") and "MALFORMED" in err, err
     rc, out, _ = run(capsys, "pki", "lint", str(f), "--json")
     assert rc == 1 and json.loads(out)
+
+
+def test_api_hostile_portraits_get_a_report_or_a_problem(client: Any) -> None:
+    """The portrait upload reads its body itself (not through FastAPI's JSON parsing): garbage, a
+    decompression bomb, a truncated JPEG, an empty or oversize (streamed) body — never a 500."""
+    from population.db import session_scope
+    from population.testing import make_citizen
+    from station_api.roles import Role
+
+    with session_scope(client.engine) as s:
+        make_citizen(s, personal_id="001090864213", birth_year=1990, sex="M", province="001")
+    h = client.headers(Role.ENROLLMENT_OFFICER)
+    r = client.client.post("/api/v1/applications", json={"personal_id": "001090864213", "reason": "first_card"},
+                           headers=h)
+    assert r.status_code == 201, r.text
+    url = f"/api/v1/applications/{r.json()['id']}/portrait"
+    for ctype, body in (("image/jpeg", b"not an image at all" * 10), ("image/png", _png(100_000, 100_000)),
+                        ("image/jpeg", _jpeg_truncated()), ("image/png", _png(64, 64, idat=b"\x78\x9c" + b"\xff" * 50)),
+                        ("image/jp2", bytes(range(256)) * 4)):
+        r = client.client.put(url, content=body, headers={**h, "content-type": ctype})
+        assert r.status_code in (200, 422), (ctype, r.status_code, r.text[:300])
+        if r.status_code == 200:
+            assert r.json()["state"] == "draft" and r.json()["passed"] is False, r.text[:300]
+        else:
+            assert r.json()["code"], r.text
+    _problem(client.client.put(url, content=b"", headers={**h, "content-type": "image/jpeg"}), 422,
+             "validation_failed")
+    _problem(client.client.put(url, content=b"x", headers={**h, "content-type": "text/plain"}), 415,
+             "validation_failed")
+
+    def stream() -> Iterator[bytes]:
+        for _ in range(400):
+            yield b"\xff" * 10_000
+
+    _problem(client.client.put(url, content=stream(), headers={**h, "content-type": "image/jpeg"}), 413,
+             "body_too_large")
+    app = client.client.get(url.rsplit("/", 1)[0], headers=h).json()
+    assert app["state"] == "draft"  # nothing half-written: still waiting for a good portrait
