@@ -350,3 +350,17 @@ def test_hostile_chip_never_hangs(script):
     except Exception as exc:
         assert hasattr(exc, "reason"), type(exc)
     assert card.i < 5 * 4096
+
+
+def test_trace_replays():
+    """An unredacted trace of a read replays through ReplayTransport; a redacted one is refused."""
+    dg1 = tlv_file(0x61, 300)
+    trace = ApduTrace(redact=False)
+    FileReader(TracingTransport(InProcessTransport(PlainCard({0x0101: dg1})), trace),
+               memory=ReadSizeMemory()).read(FILES["DG1"])
+    replay = ReplayTransport.from_trace(trace.to_dict())
+    assert FileReader(replay, memory=ReadSizeMemory()).read(FILES["DG1"]) == dg1 and replay.remaining == 0
+    redacted = ApduTrace()
+    TracingTransport(ReplayTransport([(None, "44" * 8 + "9000")]), redacted).transmit(b"\x00\xb0\x00\x00\x08")
+    with pytest.raises(ValueError):
+        ReplayTransport.from_trace(redacted.to_dict())
