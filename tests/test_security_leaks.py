@@ -306,6 +306,19 @@ def test_cancuoc_read_refusals_do_not_echo_the_key(in_demo_home: DemoRun, tmp_pa
         assert_absent(trace.read_text(), parts, "the saved APDU trace")
 
 
+@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
+                   reason="finding for reader: cancuoc read writes --trace / --save-evidence / --portrait without "
+                          "catching OSError (reader/cli.py handle_read): a traceback after the card was read")
+@pytest.mark.parametrize("option", ["--trace", "--save-evidence", "--portrait"])
+def test_cancuoc_read_to_an_unwritable_path(in_demo_home: DemoRun, tmp_path: Path, option: str) -> None:
+    from cancuoc.cli import main
+
+    demo = in_demo_home
+    rc = main(["read", "--card-state", demo.summary["chip_state"], "--trust-store", str(demo.home / "trust"),
+               "--can", demo.can, option, str(tmp_path / "no" / "such" / "file")])
+    assert rc == 2
+
+
 # --- the station API's verification flow -----------------------------------------------------------
 
 PID = "079090731946"  # last 6 digits (the CAN) occur nowhere else in the record
