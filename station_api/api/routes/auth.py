@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header
+from sqlalchemy import select
 
+from population.models.station import StationOperator
 from station_api import audit
 from station_api.api.deps import ClientAddress, Self_, SessionDep, StateDep
 from station_api.api.schemas import Me, PasswordLogin, TokenResponse
@@ -36,6 +38,16 @@ def _issue(state: StateDep, session: SessionDep, operator, method: str, address:
     )
 
 
+def _login_actor(session: SessionDep, username: str) -> str:
+    """Who a refused password login is recorded as.
+
+    Decision: the account is named only when it exists. An unknown "username" is often a password typed
+    into the wrong field, and the audit log is append-only and hash-chained: it could never be removed.
+    Both refusals run the same query, so this is no account-name oracle."""
+    known = session.execute(select(StationOperator.id).where(StationOperator.username == username)).first()
+    return f"username:{username}" if known is not None else "username:<unknown>"
+
+
 def _refused(state: StateDep, session: SessionDep, exc: ApiError, method: str, address: str, who: str) -> None:
     audit.append_refusal(
         session,
@@ -50,14 +62,13 @@ def _refused(state: StateDep, session: SessionDep, exc: ApiError, method: str, a
 
 @router.post("/token", response_model=TokenResponse, summary="Exchange an operator password for a bearer token")
 def password_token(body: PasswordLogin, state: StateDep, session: SessionDep, address: ClientAddress) -> TokenResponse:
-    who = f"username:{body.username}"
     try:
         state.auth_limiter.hit(f"pwd:{address}:{body.username}")
         operator = authenticate_password(
             session, body.username, body.password, scrypt_n=state.settings.api_password_scrypt_n
         )
     except ApiError as exc:
-        _refused(state, session, exc, "password", address, who)
+        _refused(state, session, exc, "password", address, _login_actor(session, body.username))
         raise
     return _issue(state, session, operator, "password", address)
 
