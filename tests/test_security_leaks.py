@@ -322,7 +322,7 @@ def test_cancuoc_read_to_an_unwritable_path(in_demo_home: DemoRun, tmp_path: Pat
 # --- the station API's verification flow -----------------------------------------------------------
 
 PID = "079090731946"  # last 6 digits (the CAN) occur nowhere else in the record
-OPERATOR_PASSWORD = "Pw-8d1c-verifier-secret"  # searched for in logs, responses and the audit log
+OPERATOR_PASSWORD = "pw-8d1c-verifier-secret"  # searched for in logs, responses and the audit log
 
 
 @pytest.fixture(scope="module")
@@ -368,6 +368,8 @@ def test_station_api_verification_flow_leaks_nothing(workspace: Path, api_card: 
                              sod_hash="0" * 64, sod_hash_algorithm="sha256", ds_certificate=card.pki.ds.dump())
         create_operator(s, username="teller", display_name="Teller", role=Role.VERIFIER, actor="t",
                         password=OPERATOR_PASSWORD, agency_code="bank-a", scrypt_n=2**10)
+        create_operator(s, username="auditor", display_name="Auditor", role=Role.AUDITOR, actor="t",
+                        password=OPERATOR_PASSWORD + "-auditor", scrypt_n=2**10)
     settings = api_settings(workspace, url)
     from pki.workspace import PKI, open_keystore
 
@@ -383,6 +385,10 @@ def test_station_api_verification_flow_leaks_nothing(workspace: Path, api_card: 
         with TestClient(app, raise_server_exceptions=False) as client:
             bad = client.post("/api/v1/auth/token", json={"username": "teller", "password": OPERATOR_PASSWORD + "x"})
             assert bad.status_code == 401
+            # the password typed into the username field: refused, and not kept in the append-only audit log
+            swapped = client.post("/api/v1/auth/token",
+                                  json={"username": OPERATOR_PASSWORD, "password": "teller-teller"})
+            assert swapped.status_code == 401
             r = client.post("/api/v1/auth/token", json={"username": "teller", "password": OPERATOR_PASSWORD})
             assert r.status_code == 200, r.text
             token = r.json()["access_token"]
@@ -401,8 +407,13 @@ def test_station_api_verification_flow_leaks_nothing(workspace: Path, api_card: 
             r_bad = client.post(f"/api/v1/verifications/{again['verification_id']}/evidence", headers=h,
                                 json={**evidence, "read_at": mrz_text, "access_key_digest": mrz_info})
             assert r_bad.status_code in (200, 422), r_bad.text
-            responses = [r.text, r_bad.text, bad.text]
-            audit = client.get("/api/v1/audit/entries?limit=1000", headers=h).text
+            responses = [r.text, r_bad.text, bad.text, swapped.text]
+            auditor = client.post("/api/v1/auth/token",
+                                  json={"username": "auditor", "password": OPERATOR_PASSWORD + "-auditor"})
+            got = client.get("/api/v1/audit/entries?limit=1000",
+                             headers={"Authorization": f"Bearer {auditor.json()['access_token']}"})
+            assert got.status_code == 200 and len(got.json()) > 5, got.text[:300]
+            audit = got.text
     assert rec.session_keys
     secrets: dict[str, str | bytes] = {
         "operator password": OPERATOR_PASSWORD, "bearer token": token, "bearer token MAC": token.split(".")[2],
@@ -414,6 +425,7 @@ def test_station_api_verification_flow_leaks_nothing(workspace: Path, api_card: 
     for resp in responses:
         assert_absent(resp.replace(PID, "<PID>"), {k: v for k, v in secrets.items() if k != "bearer token"},
                       "an API response")
+    assert "username:<unknown>" in audit and "username:teller" in audit  # refusals are still on record
     assert_absent(audit.replace(PID, "<PID>"), secrets, "the audit log")
     assert_absent(repr(report) + repr(report.evidence) + repr(report.access), secrets, "report reprs")
     with session_scope(engine) as s:
