@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CANCUOC_", extra="ignore")
 
     home: Path = Field(default_factory=_default_home, description="workspace folder")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home")
+    # repr=False: a PostgreSQL URL may carry a password
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home", repr=False)
     environment: str = Field(default="development", description="development | production")
 
     @property

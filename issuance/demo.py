@@ -147,8 +147,9 @@ def run_demo(*, profile: str = "vn-cc-2024", population: int = 300, transport: s
         "seconds": round(time.perf_counter() - t_start, 3),
     }
     (out_dir / "verification.json").write_text(json.dumps(summary["verification"], indent=2, default=str))
-    _say(quiet, f"\nDone in {summary['seconds']:.1f} s. Explore: cancuoc population lookup {pid[:3]}… , "
-                f"cancuoc pki status, cancuoc read --can … (workspace {home})")
+    _say(quiet, f"\nDone in {summary['seconds']:.1f} s. The workspace stays in {home}; try:\n"
+                f"  cancuoc read --card-state {state_path} --can <last 6 digits of the personal ID>\n"
+                f"  cancuoc enroll show {app_id}\n  cancuoc pki status\n  cancuoc population quality")
     return summary
 
 

@@ -109,6 +109,21 @@ def missing_card_fields(citizen: Citizen) -> list[str]:
     return missing
 
 
+def data_quality_issues(session: Session, citizen: Citizen) -> list[Any]:
+    """The record's "đúng, đủ, sạch" findings (population.quality.check_record) that must be resolved
+    (by a DC02 correction) before a card is composed from it.
+
+    Decision: "sống" findings (e.g. not verified for years) do not block: enrolling the citizen in person at
+    the station is itself the verification; everything else does, since it would be printed and signed."""
+    from population.models import Residence
+    from population.quality import check_record
+
+    has_permanent = session.scalar(select(Residence.personal_id).where(
+        Residence.personal_id == citizen.personal_id, Residence.kind == "permanent")) is not None
+    issues = check_record(citizen, has_permanent, as_of=dt.date.today(), stale_years=10)
+    return [i for i in issues if i.category in ("dung", "du", "sach")]
+
+
 def create_application(session: Session, personal_id: str, *, reason: str, actor: Actor,
                        card_generation: str = "2024", firmware_profile: str | None = None) -> CardApplication:
     """Open an application after the checks of DESIGN.md step 1: the citizen exists, is alive and not
@@ -125,6 +140,11 @@ def create_application(session: Session, personal_id: str, *, reason: str, actor
     if missing:
         raise ApplicationError(f"citizen {masked} record lacks {', '.join(missing)}",
                                reason="CITIZEN_DATA_INCOMPLETE", personal_id=masked, missing=missing)
+    blocking = data_quality_issues(session, citizen)
+    if blocking:
+        codes = sorted({f"{i.code}:{i.field}" for i in blocking})
+        raise ApplicationError(f"citizen {masked} record has unresolved data-quality issues: {', '.join(codes)}",
+                               reason="CITIZEN_DATA_QUALITY", personal_id=masked, issues=codes)
     open_app = session.scalars(select(CardApplication).where(
         CardApplication.personal_id == personal_id, CardApplication.state.in_(OPEN_STATES))).first()
     if open_app is not None:

@@ -58,7 +58,9 @@ def open_station(*, init_pki: bool = False, engine: Any = None, keystore: Any = 
     if init_pki and not pki.initialised:
         pki.init()
     ensure_batch_master(pki.keystore)
-    return IssuanceContext(engine=engine, pki=pki, trust_store=own_trust_store(pki),
+    # The workspace's on-disk trust store (what `cancuoc read` and the station API validate against) gets
+    # this PKI's CSCAs, links and CRLs too, so a card issued here verifies at a counter of this workspace.
+    return IssuanceContext(engine=engine, pki=pki, trust_store=own_trust_store(pki, settings.truststore_dir),
                            transport_key_for=transport_key_function(pki.keystore))
 
 

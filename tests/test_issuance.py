@@ -312,3 +312,19 @@ def test_demo_runs_in_process(workspace: Path, capsys: pytest.CaptureFixture[str
     assert summary["transport"].startswith("in-process")
     assert dt.datetime.fromisoformat(summary["verification"]["validated_at"])
     assert CardRemovedError  # imported for the pull tests' error type
+
+
+def test_unresolved_data_quality_blocks_an_application(station: IssuanceContext) -> None:
+    """Issue #7: 'data-quality issues resolved' — a name with stray spacing (sạch) or a birth year that
+    contradicts the ID (đúng) stops the application until a DC02 correction."""
+    from population.testing import make_personal_id
+
+    with session_scope(station.engine) as db:
+        unclean = make_citizen(db, full_name="Vũ  Thanh Thái").personal_id
+        with pytest.raises(ApplicationError) as e:
+            create_application(db, unclean, reason="first_card", actor=OFFICER)
+        assert e.value.reason == "CITIZEN_DATA_QUALITY" and "UNCLEAN_NAME:full_name" in e.value.fields["issues"]
+        wrong_year = make_citizen(db, personal_id=make_personal_id("001", 1985, "M"), birth_year=1990).personal_id
+        with pytest.raises(ApplicationError) as e:
+            create_application(db, wrong_year, reason="first_card", actor=OFFICER)
+        assert e.value.reason == "CITIZEN_DATA_QUALITY"
