@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,18 @@ def _keys_from_args(args: argparse.Namespace) -> list[Any]:
     return keys
 
 
+def _check_writable(option: str, value: str | None) -> None:
+    """Refuse an output path whose directory does not exist or is not writable — before the card is
+    read, not with a traceback after it."""
+    if not value:
+        return
+    parent = Path(value).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise _UsageError(f"{option}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise _UsageError(f"{option}: directory {parent} is not writable")
+
+
 def _open_transport(args: argparse.Namespace) -> Any:
     from reader.transport import InProcessTransport, PcscTransport
 
@@ -119,10 +132,16 @@ def handle_read(args: argparse.Namespace) -> int:
         challenge = bytes.fromhex(args.aa_challenge) if args.aa_challenge else None
         if challenge is not None and len(challenge) != 8:
             raise _UsageError("--aa-challenge must be 8 bytes (16 hex digits)")
+        for option, value in (("--trace", args.trace), ("--save-evidence", args.save_evidence),
+                              ("--portrait", args.portrait)):
+            _check_writable(option, value)
         keys = _keys_from_args(args)
         trust_store = _trust_store(args)
     except (_UsageError, ValueError) as exc:
         print(f"cancuoc read: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the trust store could not be opened (pki errors carry a code)
+        print(f"cancuoc read: trust store: {getattr(exc, 'code', type(exc).__name__)}", file=sys.stderr)
         return 2
     policy = ReadPolicy(pace="require" if args.require_pace else "prefer",
                         read_portrait=not args.skip_portrait)
@@ -144,10 +163,14 @@ def handle_read(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     assert report is not None
-    if args.save_evidence and report.evidence is not None:
-        Path(args.save_evidence).write_text(report.evidence.to_json())
-    if args.trace:
-        trace.save(args.trace)
+    try:
+        if args.save_evidence and report.evidence is not None:
+            Path(args.save_evidence).write_text(report.evidence.to_json())
+        if args.trace:
+            trace.save(args.trace)
+    except OSError as exc:
+        print(f"cancuoc read: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     if args.json:
         print(report.to_json())
     else:

@@ -293,10 +293,13 @@ def inspect_card(transport: Transport, access_key: AccessKey, trust_store: Any, 
                                options=VerificationOptions(allow_sha1=policy.allow_sha1))
     run.timed("verify", t0)
     if portrait_path is not None and verified.document is not None and verified.document.portrait:
-        saved = verified.document.save_portrait(portrait_path)
         from dataclasses import replace
 
-        verified.document = replace(verified.document, portrait_path=str(saved))
+        try:
+            saved = verified.document.save_portrait(portrait_path)
+            verified.document = replace(verified.document, portrait_path=str(saved))
+        except OSError:
+            pass  # the verification stands; the caller sees portrait_path None (the CLI checks it first)
     return _report(run, at, t_start, verified)
 
 

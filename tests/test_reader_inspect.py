@@ -795,3 +795,15 @@ def test_correct_le_step_down_under_sm(monkeypatch):
     assert reader.read(FILES["DG2"]) == card.files["DG2"]
     assert reader.size == 200 and reader.stats.step_downs == 1
     assert reader.read(FILES["DG1"]) == card.files["DG1"]
+
+
+@pytest.mark.parametrize("option", ["--trace", "--save-evidence", "--portrait"])
+def test_cli_unwritable_output_is_a_usage_error(card2021, tmp_path, capsys, option):
+    import copy
+
+    from cancuoc.cli import main
+
+    copy.deepcopy(card2021.state).save(tmp_path / "card.json")
+    rc = main(["read", "--card-state", str(tmp_path / "card.json"), "--can", card2021.can,
+               "--trust-store", str(tmp_path / "ts"), option, str(tmp_path / "no" / "such" / "file")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
