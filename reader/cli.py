@@ -150,6 +150,12 @@ def handle_read(args: argparse.Namespace) -> int:
     except ReaderError as exc:
         _emit_failure(args, exc.reason.value, str(exc))
         return 1
+    except Exception as exc:  # --card-state: a state file that does not load (firmware_profiles errors)
+        reason = getattr(exc, "reason", None)
+        if not isinstance(reason, str):
+            raise
+        _emit_failure(args, reason, f"card state unusable ({type(exc).__name__})")
+        return 1
     trace = ApduTrace()
     try:
         report = None

@@ -807,3 +807,13 @@ def test_cli_unwritable_output_is_a_usage_error(card2021, tmp_path, capsys, opti
     rc = main(["read", "--card-state", str(tmp_path / "card.json"), "--can", card2021.can,
                "--trust-store", str(tmp_path / "ts"), option, str(tmp_path / "no" / "such" / "file")])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_cli_garbage_card_state(tmp_path, capsys):
+    from cancuoc.cli import main
+
+    (tmp_path / "state.json").write_bytes(b"garbage\n")
+    rc = main(["read", "--card-state", str(tmp_path / "state.json"), "--can", "123456", "--json",
+               "--trust-store", str(tmp_path / "ts")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1 and out["verdict"] == "failed" and out["reason"] == "state.invalid"
