@@ -1,6 +1,7 @@
 """Engines, sessions and schema upgrades (Alembic, programmatic) for PostgreSQL and SQLite."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,16 @@ def _normalize_url(url: str) -> str:
     return url
 
 
+class _NoRowEcho(logging.Filter):
+    """Drops SQLAlchemy's DEBUG records (result rows: personal IDs, password hashes); statements pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+_NO_ROW_ECHO = _NoRowEcho()
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An Engine for ``url`` (default: :func:`default_database_url`).
 
@@ -39,6 +50,16 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """
     url = _normalize_url(url or default_database_url())
     parsed = make_url(url)
+    # Decision: statement parameters are personal IDs (whose last 6 digits are the CAN) and password
+    # hashes: never in SQL logs or DB error messages. Result rows are logged by SQLAlchemy at DEBUG, so the
+    # engine logger is held at INFO or above (statements only) unless someone set its level on purpose.
+    kwargs.setdefault("hide_parameters", True)
+    engine_logger = logging.getLogger("sqlalchemy.engine")
+    if engine_logger.level == logging.NOTSET:
+        engine_logger.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    row_logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if _NO_ROW_ECHO not in row_logger.filters:  # holds even if someone lowers the level later
+        row_logger.addFilter(_NO_ROW_ECHO)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from population.validation import (
     DUPLICATE_IN_FILE,
     EXISTS_DIFFERENT,
     MALFORMED_ROW,
+    spreadsheet_safe,
     validate_dc01,
 )
 
@@ -161,7 +162,7 @@ def _parse_line(fmt: str, header: list[str], raw: bytes) -> dict[str, Any]:
     if fmt == "jsonl":
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a deeply nested row
             raise InvalidRecord("not JSON", reason=MALFORMED_ROW) from None
         if not isinstance(data, dict) or any(isinstance(v, (dict, list)) for v in data.values()):
             raise InvalidRecord("not a flat JSON object", reason=MALFORMED_ROW)
@@ -388,7 +389,7 @@ def write_reject_file(engine: Engine, job_id: int, target: str | Path) -> Path:
         writer.writerow(["line", "reason", "detail", "raw"])
         for rej in session.scalars(select(ImportReject).where(ImportReject.job_id == job_id)
                                    .order_by(ImportReject.line_no)).yield_per(5000):
-            writer.writerow([rej.line_no, rej.reason, rej.detail, rej.raw])
+            writer.writerow([rej.line_no, rej.reason, spreadsheet_safe(rej.detail), spreadsheet_safe(rej.raw)])
     return target
 
 

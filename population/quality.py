@@ -32,7 +32,7 @@ from population.citizens import CITIZEN_FIELDS, get_citizen, update_citizen
 from population.errors import CardRegistryError, ProcedureError
 from population.ids import mask_id, name_key, normalize_name
 from population.models import Card, Citizen, CitizenChange, FamilyLink, Residence, utcnow
-from population.validation import COMPLETE_FIELDS, check_field, id_conflicts
+from population.validation import COMPLETE_FIELDS, check_field, id_conflicts, spreadsheet_safe
 
 DUPLICATE_THRESHOLD = 0.70
 MAX_BLOCK = 60  # a larger block is a very common name+year: scored pairwise up to this many members
@@ -93,7 +93,7 @@ class QualityReport:
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["category", "code", "personal_id", "field", "other", "detail"])
-        w.writerows(self.rows())
+        w.writerows([spreadsheet_safe(cell) for cell in row] for row in self.rows())
         return buf.getvalue()
 
     def to_table(self, limit: int = 50) -> str:

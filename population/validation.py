@@ -307,3 +307,12 @@ def validate_dc01(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP "CSV injection"): text starting with
+    ``= + - @`` (or a tab / carriage return) gets a leading apostrophe. Numbers pass unchanged. Used for the
+    reject file and the quality report, which operators open in spreadsheets and whose cells can hold
+    hostile input rows."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+

@@ -306,9 +306,6 @@ def test_cancuoc_read_refusals_do_not_echo_the_key(in_demo_home: DemoRun, tmp_pa
         assert_absent(trace.read_text(), parts, "the saved APDU trace")
 
 
-@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
-                   reason="finding for reader: cancuoc read writes --trace / --save-evidence / --portrait without "
-                          "catching OSError (reader/cli.py handle_read): a traceback after the card was read")
 @pytest.mark.parametrize("option", ["--trace", "--save-evidence", "--portrait"])
 def test_cancuoc_read_to_an_unwritable_path(in_demo_home: DemoRun, tmp_path: Path, option: str) -> None:
     from cancuoc.cli import main
@@ -439,8 +436,6 @@ def test_station_api_verification_flow_leaks_nothing(workspace: Path, api_card: 
     shutil.rmtree(workspace / "pki", ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason="finding for population: make_engine neither hides bound parameters nor keeps "
-                                       "SQLAlchemy's DEBUG row echo off when the root logger is at DEBUG")
 def test_sql_echo_of_a_default_engine_holds_no_personal_id(workspace: Path) -> None:
     """With the root logger at INFO/DEBUG, an engine from `population.db.make_engine()` (as `cancuoc
     population`, Alembic and the tests build it) logs statement parameters and result rows: every
