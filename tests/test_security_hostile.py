@@ -426,3 +426,23 @@ def test_api_hostile_portraits_get_a_report_or_a_problem(client: Any) -> None:
              "body_too_large")
     app = client.client.get(url.rsplit("/", 1)[0], headers=h).json()
     assert app["state"] == "draft"  # nothing half-written: still waiting for a good portrait
+
+
+def test_reject_file_cells_cannot_become_formulas(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hostile DC01 row whose first cell is a formula is rejected, and in the reject file (which an
+    operator opens in a spreadsheet) its raw text is quoted with a leading apostrophe (CSV injection)."""
+    from population.validation import spreadsheet_safe
+
+    assert spreadsheet_safe("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")" and spreadsheet_safe("Nguyễn") == "Nguyễn"
+    assert spreadsheet_safe(-5) == -5
+    from population.validation import DC01_COLUMNS
+
+    f = workspace / "dc01.csv"
+    f.write_text(",".join(DC01_COLUMNS) + "\n" + "=1+1" + "," * (len(DC01_COLUMNS) - 1) + "\n", encoding="utf-8")
+    rc, out, _ = run(capsys, "population", "import", str(f), "--json")
+    report = json.loads(out)
+    assert rc == 1 and report["rejected"] == 1
+    import csv
+
+    rows = list(csv.reader(Path(report["reject_file"]).open(encoding="utf-8")))
+    assert rows[1][3].startswith("'") and "=1+1" in rows[1][3]
