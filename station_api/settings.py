@@ -32,6 +32,10 @@ class ApiSettings(Settings):
     api_auth_rate_limit: int = Field(
         default=10, ge=1, description="authentication attempts per client address and account per window"
     )
+    api_auth_address_rate_limit: int = Field(
+        default=100, ge=1,
+        description="password logins per window from one client address, over all usernames (stops one address "
+                    "trying one password across many accounts)")
     api_verification_rate_limit: int = Field(
         default=120, ge=1, description="verification requests per operator per window"
     )

@@ -30,6 +30,7 @@ class AppState:
     sessions: sessionmaker[Session]
     tokens: TokenCodec
     auth_limiter: RateLimiter
+    auth_address_limiter: RateLimiter
     verification_limiter: RateLimiter
     metrics: Metrics = field(default_factory=build_metrics)
     services: dict[str, Any] = field(default_factory=dict)
@@ -122,5 +123,6 @@ class AppState:
             sessions=sessionmaker(engine, expire_on_commit=False),
             tokens=TokenCodec(settings.api_token_secret.get_secret_value().encode(), settings.api_token_lifetime_s),
             auth_limiter=RateLimiter(settings.api_auth_rate_limit, settings.api_rate_window_s),
+            auth_address_limiter=RateLimiter(settings.api_auth_address_rate_limit, settings.api_rate_window_s),
             verification_limiter=RateLimiter(settings.api_verification_rate_limit, settings.api_rate_window_s),
         )

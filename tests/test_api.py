@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import text
 
 from population.db import session_scope
@@ -118,3 +119,35 @@ def test_audit_chain_detects_deletion_and_reorder(api_sqlite):
             assert exc.result.problems
         else:
             raise AssertionError("verify_audit_log accepted a broken chain")
+
+
+def test_one_address_cannot_spray_a_password_over_many_accounts(api_sqlite):
+    """The per-account limit alone lets one address try one password on every account: the address-wide
+    limit stops it (and refusals are 429 with Retry-After)."""
+    limit = api_sqlite.settings.api_auth_address_rate_limit
+    codes = [
+        api_sqlite.client.post("/api/v1/auth/token", json={"username": f"user{i}", "password": "Spring2026!"})
+        for i in range(limit + 1)
+    ]
+    assert {r.status_code for r in codes[:limit]} == {401}
+    assert codes[-1].status_code == 429 and int(codes[-1].headers["retry-after"]) >= 1
+
+
+def test_rate_limiter_windows_and_key_flood_stay_bounded():
+    from station_api.errors import RateLimited
+    from station_api.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(2, 60, clock=lambda: now[0])
+    limiter.MAX_KEYS = 3
+    limiter.hit("a")
+    limiter.hit("a")
+    with pytest.raises(RateLimited):
+        limiter.hit("a")
+    limiter.hit("b")
+    limiter.hit("c")
+    with pytest.raises(RateLimited):  # a fourth distinct key in the same window: no room, refused
+        limiter.hit("d")
+    now[0] = 61.0  # next window: everything counts from zero again
+    limiter.hit("a")
+    limiter.hit("d")

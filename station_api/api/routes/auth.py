@@ -63,6 +63,7 @@ def _refused(state: StateDep, session: SessionDep, exc: ApiError, method: str, a
 @router.post("/token", response_model=TokenResponse, summary="Exchange an operator password for a bearer token")
 def password_token(body: PasswordLogin, state: StateDep, session: SessionDep, address: ClientAddress) -> TokenResponse:
     try:
+        state.auth_address_limiter.hit(f"pwd:{address}")
         state.auth_limiter.hit(f"pwd:{address}:{body.username}")
         operator = authenticate_password(
             session, body.username, body.password, scrypt_n=state.settings.api_password_scrypt_n
