@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.softhsm",
     "tests.fixtures.pcsc",
+    "tests.fixtures.issuance",
 ]

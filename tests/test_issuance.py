@@ -25,57 +25,22 @@ from issuance.enrollment import (
 )
 from issuance.errors import ApplicationError, IssuanceError
 from issuance.personalize import IssuanceContext, personalize_application
-from issuance.portrait import process_portrait, sample_portrait_bytes
 from issuance.station import manufacture_blank_card, own_trust_store, transport_key_function
 from population.cards import cards_of_person, find_card, public_key_sha256, valid_card
 from population.db import make_engine, session_scope
 from population.testing import make_citizen
 from reader.errors import CardRemovedError
 from reader.transport import InProcessTransport
+from tests.fixtures.issuance import NOW
 
 OFFICER = Actor("officer-a", "station-1")
 SUPERVISOR = Actor("supervisor-b", "station-1")
 PERSO = Actor("perso-c", "station-1", "reader-0")
-#: Every issuance in this module happens at this instant (PKI, issue dates, read-back validation).
-NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def pki_ws(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from pki.keystore import FileKeyStore
-    from pki.workspace import PKI
-
-    home = tmp_path_factory.mktemp("pki")
-    pki = PKI(home / "pki", FileKeyStore(home / "keys", "test passphrase"), fsync_audit=False)
-    pki.init(now=NOW - dt.timedelta(days=1))
-    pki.keystore.generate_secret("card-batch-master")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def portrait() -> Any:
-    """The portrait pipeline, run once for real on the shipped sample (it takes about a second)."""
-    result = process_portrait(sample_portrait_bytes(), age_years=30)
-    assert result.passed, [r.code for r in result.assessment.failures]
-    return result
 
 
 @pytest.fixture
 def station(migrated_db_url: str, pki_ws: Any) -> IssuanceContext:
     engine = make_engine(migrated_db_url)
-    yield IssuanceContext(engine=engine, pki=pki_ws, trust_store=own_trust_store(pki_ws),
-                          transport_key_for=transport_key_function(pki_ws.keystore), clock=lambda: NOW)
-    engine.dispose()
-
-
-@pytest.fixture
-def sqlite_station(tmp_path: Path, pki_ws: Any, _migrated_templates: Any) -> IssuanceContext:
-    """The station on the embedded default database only (for tests whose subject is not the SQL)."""
-    import shutil
-
-    target = tmp_path / "station.sqlite3"
-    shutil.copyfile(_migrated_templates.get("sqlite"), target)
-    engine = make_engine(f"sqlite:///{target}")
     yield IssuanceContext(engine=engine, pki=pki_ws, trust_store=own_trust_store(pki_ws),
                           transport_key_for=transport_key_function(pki_ws.keystore), clock=lambda: NOW)
     engine.dispose()

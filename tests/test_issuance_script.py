@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from firmware_profiles.dialect import PersonalizationSession
 from issuance.enrollment import Actor, approve, attach_portrait, create_application, get_application
 from issuance.errors import IssuanceError
 from issuance.personalize import IssuanceContext, personalize_application
-from issuance.portrait import process_portrait, sample_portrait_bytes
 from issuance.script import (
     PersonalizationScript,
     ScriptError,
@@ -36,46 +34,22 @@ from population.cards import find_card, public_key_sha256, valid_card
 from population.db import make_engine, session_scope
 from population.testing import make_citizen
 from reader.transport import InProcessTransport
+from tests.fixtures.issuance import NOW
 
 OFFICER = Actor("officer-a", "station-1")
 SUPERVISOR = Actor("supervisor-b", "station-1")
 DP = Actor("dp-operator", "central-dp")
 PM = Actor("pm-operator", "central-pm", "pm-reader-0")
-NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def pki_ws(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from pki.keystore import FileKeyStore
-    from pki.workspace import PKI
-
-    home = tmp_path_factory.mktemp("pki")
-    pki = PKI(home / "pki", FileKeyStore(home / "keys", "test passphrase"), fsync_audit=False)
-    pki.init(now=NOW - dt.timedelta(days=1))
-    pki.keystore.generate_secret("card-batch-master")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def portrait() -> Any:
-    result = process_portrait(sample_portrait_bytes(), age_years=30)
-    assert result.passed
-    return result
+@pytest.fixture
+def station(sqlite_station: IssuanceContext) -> IssuanceContext:
+    return sqlite_station
 
 
 @pytest.fixture(scope="module")
 def trust_store(pki_ws: Any) -> Any:
     return own_trust_store(pki_ws)
-
-
-@pytest.fixture
-def station(tmp_path: Path, pki_ws: Any, trust_store: Any, _migrated_templates: Any) -> IssuanceContext:
-    target = tmp_path / "station.sqlite3"
-    shutil.copyfile(_migrated_templates.get("sqlite"), target)
-    engine = make_engine(f"sqlite:///{target}")
-    yield IssuanceContext(engine=engine, pki=pki_ws, trust_store=trust_store,
-                          transport_key_for=transport_key_function(pki_ws.keystore), clock=lambda: NOW)
-    engine.dispose()
 
 
 def approved(ctx: IssuanceContext, portrait: Any, *, reason: str = "first_card",
