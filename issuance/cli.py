@@ -89,6 +89,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_guard(cmd_show))
 
+    p = esub.add_parser("blank-card", help="make a blank virtual card of this workspace's card batch (its transport "
+                                          "key diversified from the batch master key in the key store)")
+    p.add_argument("--profile", default="vn-cc-2024", choices=["vn-cc-2024", "vn-cccd-2021", "legacy-bac"])
+    p.add_argument("--out", type=Path, default=None, help="state file (default: <workspace>/cards/<serial>.json)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_blank_card))
+
     p = esub.add_parser("queue", help="approved applications waiting for a card")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_guard(cmd_queue))
@@ -190,6 +197,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     text += [f"  {h['at']}  {h['actor']:<16} {h['from'] or '-':>13} → {h['to']:<13} {h['detail'] or ''}"
              for h in view["history"]]
     _emit(args, view, "\n".join(text))
+    return 0
+
+
+def cmd_blank_card(args: argparse.Namespace) -> int:
+    from cancuoc.settings import get_settings
+    from issuance.station import manufacture_blank_card, open_station
+
+    ctx = open_station(init_pki=True)
+    state = manufacture_blank_card(ctx, args.profile)
+    path = args.out or get_settings().cards_dir / f"{state.serial}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state.save(path)
+    _emit(args, {"serial": state.serial, "profile": args.profile, "state": str(path)},
+          f"blank {args.profile} card {state.serial}: {path}\n"
+          f"serve it to pcscd with: cancuoc chip serve --profile {args.profile} --state {path}")
     return 0
 
 
