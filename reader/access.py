@@ -150,7 +150,7 @@ class Session:
     raw: Transport
     transport: Transport
     access: AccessInfo
-    key_digest: str
+    key_digest: str = field(repr=False)  # a digest of a 6-digit CAN is brute-forced in a second
     card_access: bytes | None
     atr_info: bytes | None
     pace_result: Any = None

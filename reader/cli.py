@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reader.trace import write_private
+
 __all__ = ["register"]
 
 
@@ -171,7 +173,7 @@ def handle_read(args: argparse.Namespace) -> int:
     assert report is not None
     try:
         if args.save_evidence and report.evidence is not None:
-            Path(args.save_evidence).write_text(report.evidence.to_json())
+            write_private(Path(args.save_evidence), report.evidence.to_json())
         if args.trace:
             trace.save(args.trace)
     except OSError as exc:

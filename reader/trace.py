@@ -141,7 +141,8 @@ class ApduTrace(ApduObserver):
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+        """Write the trace as JSON, readable by its owner only (it holds DG data, i.e. personal data)."""
+        write_private(Path(path), json.dumps(self.to_dict(), indent=1))
 
 
 class TracingTransport:
@@ -169,3 +170,14 @@ class TracingTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create or replace `path` with mode 0600 (traces and evidence bundles carry DG1, i.e. the MRZ)."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+

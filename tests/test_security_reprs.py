@@ -116,3 +116,18 @@ def test_results_of_a_real_read(monkeypatch: pytest.MonkeyPatch) -> None:
         _assert_clean(o, secrets)
     for o in (report, report.access, report.evidence, report.document, *report.checks):
         _assert_clean(o, {k: v for k, v in secrets.items() if k != "CAN"})  # the personal ID may show
+
+
+def test_saved_traces_are_private_files(tmp_path):
+    """APDU traces and evidence bundles hold DG1 (the MRZ): written 0600, even over a wider existing file."""
+    import stat
+
+    from reader.trace import ApduTrace, write_private
+
+    target = tmp_path / "trace.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    ApduTrace().save(target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    write_private(tmp_path / "evidence.json", "{}")
+    assert stat.S_IMODE((tmp_path / "evidence.json").stat().st_mode) == 0o600
