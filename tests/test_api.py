@@ -69,6 +69,7 @@ def test_body_limit(api_sqlite):
 
 
 def test_auth_rate_limit(api_sqlite):
+    api_sqlite.client.app.state.cancuoc.auth_limiter._clock = lambda: 30.0  # one fixed window
     codes = [
         api_sqlite.client.post("/api/v1/auth/token", json={"username": "nobody", "password": "x"}).status_code
         for _ in range(api_sqlite.settings.api_auth_rate_limit + 2)
@@ -125,6 +126,9 @@ def test_one_address_cannot_spray_a_password_over_many_accounts(api_sqlite):
     """The per-account limit alone lets one address try one password on every account: the address-wide
     limit stops it (and refusals are 429 with Retry-After)."""
     limit = api_sqlite.settings.api_auth_address_rate_limit
+    state = api_sqlite.client.app.state.cancuoc
+    for limiter in (state.auth_limiter, state.auth_address_limiter):
+        limiter._clock = lambda: 30.0  # one fixed window: the 101 logins must not straddle a minute boundary
     codes = [
         api_sqlite.client.post("/api/v1/auth/token", json={"username": f"user{i}", "password": "Spring2026!"})
         for i in range(limit + 1)
