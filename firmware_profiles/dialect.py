@@ -67,14 +67,16 @@ class PersonalizationSession:
                                        sw=rapdu.sw)
         return rapdu.data
 
-    def _send(self, step: str, cmd: CommandAPDU) -> bytes:
+    def transmit_protected(self, step: str, apdu: bytes) -> ResponseAPDU:
+        """Send one plaintext command APDU inside the transport-key secure channel and return the chip's
+        (unprotected) response, whatever its status word. An SM failure ends the channel. This is the hook a
+        replayer of recorded personalization commands uses (`issuance.script`)."""
         if self._sm is None or not self._sm.sm.alive:
             self._sm = None
             raise PersonalizationError(f"{step}: authenticate with the transport key first", step=step,
                                        reason="perso.not_authenticated")
         try:
-            raw = self._sm.transmit(cmd.to_bytes())
-            rapdu = ResponseAPDU.from_bytes(raw)
+            return ResponseAPDU.from_bytes(self._sm.transmit(apdu))
         except CryptoError as exc:
             self._sm = None
             sw = getattr(exc, "sw", None)
@@ -83,6 +85,9 @@ class PersonalizationSession:
         except ICAOError as exc:
             raise PersonalizationError(f"{step}: malformed response", step=step,
                                        reason="perso.bad_response") from exc
+
+    def _send(self, step: str, cmd: CommandAPDU) -> bytes:
+        rapdu = self.transmit_protected(step, cmd.to_bytes())
         if rapdu.sw != iso.SW_OK:
             raise PersonalizationError(f"{step}: card answered {sw_meaning(rapdu.sw)}", step=step,
                                        sw=rapdu.sw)

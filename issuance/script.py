@@ -83,9 +83,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from firmware_profiles import FirmwareError, FirmwareProfile, detect_profile, list_profiles, load_profile
 from firmware_profiles.dialect import PersonalizationSession
-from firmware_profiles.errors import PersonalizationError
-from icao9303.apdu import ResponseAPDU, sw_meaning
-from icao9303.crypto.errors import CryptoError
+from icao9303.apdu import sw_meaning
 from icao9303.errors import ICAOError
 from issuance.compose import Composition, card_data_from_view, complete, compose_card
 from issuance.enrollment import Actor, get_application
@@ -500,19 +498,7 @@ class _ScriptSession(PersonalizationSession):
     """The dialect session whose live secure channel carries the script's plaintext commands."""
 
     def run(self, cmd: ScriptCommand) -> bytes:
-        sm = self._sm
-        if sm is None or not sm.sm.alive:
-            raise PersonalizationError(f"{cmd.step}: no secure channel", step=cmd.step,
-                                       reason="perso.not_authenticated")
-        try:
-            rapdu = ResponseAPDU.from_bytes(sm.transmit(cmd.apdu))
-        except CryptoError as exc:
-            self._sm = None
-            raise PersonalizationError(f"{cmd.step}: secure messaging failed ({exc.reason})", step=cmd.step,
-                                       sw=getattr(exc, "sw", None), reason="perso.secure_messaging") from None
-        except ICAOError as exc:
-            raise PersonalizationError(f"{cmd.step}: malformed response", step=cmd.step,
-                                       reason="perso.bad_response") from exc
+        rapdu = self.transmit_protected(cmd.step, cmd.apdu)
         if rapdu.sw != cmd.expect_sw:
             raise ScriptError(f"{cmd.step}: card answered {sw_meaning(rapdu.sw)}, the script expects "
                               f"{cmd.expect_sw:04X}", reason="SCRIPT_UNEXPECTED_SW", step=cmd.step,
