@@ -399,18 +399,16 @@ class PKI:
             alt_name_uri=p.alt_name_uri,
             crl_uri=p.crl_uri,
         )
-        for rec in self._records(state, "mls"):
+        return self._activate(state, "mls", label, cert, csca.generation, now)
+
+    def _activate(self, state: dict[str, Any], role: str, label: str, cert: Any, generation: int,
+                  now: datetime) -> CertRecord:
+        """Record ``cert`` as the current ``role`` certificate; the previous current one is retired."""
+        for rec in self._records(state, role):
             if rec.status == "current":
                 self._put(state, replace(rec, status="retired"))
-        rec = CertRecord(
-            "mls",
-            cert.serial_number,
-            label,
-            self._write_cert(label, cert),
-            csca.generation,
-            "current",
-            activated=_iso(now),
-        )
+        rec = CertRecord(role, cert.serial_number, label, self._write_cert(label, cert), generation, "current",
+                         activated=_iso(now))
         self._put(state, rec)
         return rec
 
@@ -437,19 +435,7 @@ class PKI:
             alt_name_uri=p.alt_name_uri,
             crl_uri=p.crl_uri,
         )
-        for rec in self._records(state, "ds"):
-            if rec.status == "current":
-                self._put(state, replace(rec, status="retired"))
-        rec = CertRecord(
-            "ds",
-            cert.serial_number,
-            label,
-            self._write_cert(label, cert),
-            csca.generation,
-            "current",
-            activated=_iso(now),
-        )
-        self._put(state, rec)
+        rec = self._activate(state, "ds", label, cert, csca.generation, now)
         self.audit.append("ds.activated", label, now=now, serial=str(cert.serial_number), reason=reason)
         return rec
 
